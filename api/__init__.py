@@ -1,0 +1,1 @@
+"""HTTP API serving the cabinet's ISU screens."""

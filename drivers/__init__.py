@@ -1,0 +1,1 @@
+"""Meter drivers, registered by protocol name, and the byte-stream transports they run on."""

@@ -1,0 +1,121 @@
+"""What every meter driver offers, and the registry the collector and ``isu read`` use.
+
+A driver joins a protocol session to a :class:`~drivers.transport.stream.ByteStream` for one
+logical request: ``read()`` opens whatever session the protocol needs, reads the streams asked
+for, and closes it. The caller owns the stream and the bus lock; a driver never opens sockets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from core.errors import ConfigError, IsuError
+from core.model import ClockItem, EventItem, InfoItem, ReadingItem, Stream
+from drivers.transport.stream import ByteStream
+
+__all__ = [
+    "DriverFactory",
+    "MeterDriver",
+    "MeterEndpoint",
+    "ReadResult",
+    "available_protocols",
+    "create_driver",
+    "register_driver",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterEndpoint:
+    """How to talk to one meter on a bus; ``options`` carries protocol-specific settings.
+
+    ``password`` is a secret: it is never logged or put in an error message.
+    """
+
+    meter_id: str
+    protocol: str
+    address: int
+    password: str | None = None
+    timeout_s: float = 2.0
+    time_zone: str = "Europe/Moscow"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ReadResult:
+    """What one ``read()`` produced: items per stream, plus the errors of the streams that failed.
+
+    A stream appears in ``errors`` only when it could not be read; a partly read meter returns
+    what it read and names what it did not.
+    """
+
+    meter_id: str
+    read_at: datetime
+    readings: dict[Stream, list[ReadingItem]] = field(default_factory=dict)
+    events: list[EventItem] = field(default_factory=list)
+    info: list[InfoItem] = field(default_factory=list)
+    clock: list[ClockItem] = field(default_factory=list)
+    errors: dict[Stream, IsuError] = field(default_factory=dict)
+
+    def items(self, stream: Stream) -> Sequence[ReadingItem | EventItem | InfoItem | ClockItem]:
+        if stream is Stream.EVENTS:
+            return self.events
+        if stream is Stream.INFO:
+            return self.info
+        if stream is Stream.CLOCK:
+            return self.clock
+        return self.readings.get(stream, [])
+
+    def streams(self) -> list[Stream]:
+        """The streams that produced at least one item, in a stable order."""
+        return [stream for stream in Stream if self.items(stream)]
+
+
+class MeterDriver(Protocol):
+    """One protocol's way of reading a meter."""
+
+    protocol: ClassVar[str]
+    supported_streams: ClassVar[frozenset[Stream]]
+
+    async def read(
+        self,
+        streams: Sequence[Stream],
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> ReadResult:
+        """Read ``streams``; raise only when nothing at all could be read."""
+        ...
+
+
+DriverFactory = Callable[[ByteStream, MeterEndpoint], MeterDriver]
+
+_REGISTRY: dict[str, DriverFactory] = {}
+
+
+def register_driver(protocol: str, factory: DriverFactory) -> None:
+    _REGISTRY[protocol] = factory
+
+
+def available_protocols() -> list[str]:
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def create_driver(stream: ByteStream, endpoint: MeterEndpoint) -> MeterDriver:
+    _load_builtin()
+    try:
+        factory = _REGISTRY[endpoint.protocol]
+    except KeyError as exc:
+        raise ConfigError(
+            f"meter {endpoint.meter_id}: unknown protocol {endpoint.protocol!r}; "
+            f"known: {', '.join(sorted(_REGISTRY))}"
+        ) from exc
+    return factory(stream, endpoint)
+
+
+def _load_builtin() -> None:
+    # Importing a driver package registers it; kept lazy so that ``core``-only users pay nothing.
+    import drivers.mercury  # noqa: F401

@@ -1,0 +1,1 @@
+"""Mercury (Incotex) meter protocols."""

@@ -1,0 +1,1 @@
+"""Gateway: MQTT ingest into TimescaleDB, batched, idempotent, acknowledged after commit."""

@@ -1,0 +1,1 @@
+"""The ``isu`` command line: the top of the house."""

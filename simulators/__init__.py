@@ -1,0 +1,1 @@
+"""Meter simulators speaking the real protocols over TCP and serial pseudo-terminals."""

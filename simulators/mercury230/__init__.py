@@ -1,0 +1,1 @@
+"""Simulated Mercury 230-family meters."""

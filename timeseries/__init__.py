@@ -1,0 +1,1 @@
+"""The time-series store: TimescaleDB schema, migrations and writes."""
