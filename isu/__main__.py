@@ -1,0 +1,5 @@
+import sys
+
+from isu.cli import main
+
+sys.exit(main())
