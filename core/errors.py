@@ -17,8 +17,8 @@ with ``raise … from exc`` so that callers only ever handle this tree::
     │   ├── AccessError              insufficient access level (status 3)        (never retried)
     │   ├── SessionExpiredError      the channel is not open (status 5)          (reopen, retry)
     │   ├── ObjectUnavailableError   the meter does not have this value          (never retried)
-    │   └── MeterInternalError       the meter reports an internal error (status 2)  (retried)
-    ├── TransportError               the byte stream failed                      (retried with backoff)
+    │   └── MeterInternalError       internal meter error (status 2)             (retried)
+    ├── TransportError               the byte stream failed                      (backoff, retry)
     │   ├── ConnectError             could not connect / open the port
     │   ├── TransportTimeoutError    no (complete) answer in time
     │   └── ConnectionLostError      the peer closed or the link dropped

@@ -21,7 +21,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from core.errors import ConfigError
 
-__all__ = ["LocalServices", "MqttAddress", "PostgresAddress", "load_local_services", "services_file"]
+__all__ = [
+    "LocalServices",
+    "MqttAddress",
+    "PostgresAddress",
+    "load_local_services",
+    "services_file",
+]
 
 
 class MqttAddress(BaseModel):

@@ -104,8 +104,15 @@ def parse_topic(topic: str) -> TopicParts:
     raise MessageError(f"topic {topic!r} has too many levels")
 
 
-def _canonical(collector: str, meter: str, stream: Stream, items: Sequence[dict[str, Any]]) -> bytes:
-    document = {"collector": collector, "meter": meter, "stream": stream.value, "items": list(items)}
+def _canonical(
+    collector: str, meter: str, stream: Stream, items: Sequence[dict[str, Any]]
+) -> bytes:
+    document = {
+        "collector": collector,
+        "meter": meter,
+        "stream": stream.value,
+        "items": list(items),
+    }
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -134,7 +141,7 @@ class ReadingsMessage(BaseModel):
         if not isinstance(data, dict):
             return data
         try:
-            stream = Stream(data.get("stream"))
+            stream = Stream(str(data.get("stream")))
         except ValueError:
             return data  # the field validator names the unknown stream
         raw = data.get("items")
@@ -147,7 +154,9 @@ class ReadingsMessage(BaseModel):
     def _id_matches(self) -> ReadingsMessage:
         expected = message_id(self.collector, self.meter, self.stream, self.items)
         if self.id != expected:
-            raise ValueError("id is not the SHA-256 of the canonical collector, meter, stream and items")
+            raise ValueError(
+                "id is not the SHA-256 of the canonical collector, meter, stream and items"
+            )
         return self
 
     def to_json(self) -> bytes:

@@ -69,7 +69,13 @@ def interval_obis(kind: EnergyKind) -> str:
 def parse_energy_obis(obis: str) -> tuple[EnergyKind, int] | None:
     """``(kind, zone)`` for an energy register code, ``None`` for any other channel."""
     parts = obis.split(".")
-    if len(parts) != 6 or parts[0] != "1" or parts[1] != "0" or parts[3] != "8" or parts[5] != "255":
+    if (
+        len(parts) != 6
+        or parts[0] != "1"
+        or parts[1] != "0"
+        or parts[3] != "8"
+        or parts[5] != "255"
+    ):
         return None
     try:
         kind = EnergyKind(int(parts[2]))

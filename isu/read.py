@@ -46,23 +46,37 @@ def _streams(text: str) -> list[Stream]:
 
 
 def add_read_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--protocol", required=True, help="mercury230, … (drivers registered by name)")
+    parser.add_argument(
+        "--protocol", required=True, help="mercury230, … (drivers registered by name)"
+    )
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--tcp", type=_host_port, metavar="HOST:PORT", help="transparent TCP converter")
+    where.add_argument(
+        "--tcp", type=_host_port, metavar="HOST:PORT", help="transparent TCP converter"
+    )
     where.add_argument("--serial", metavar="DEV", help="serial port, e.g. /dev/ttyUSB0")
     parser.add_argument("--baud", type=int, default=9600)
     parser.add_argument("--parity", choices=["N", "E", "O"], default="N")
-    parser.add_argument("--echo", action="store_true", help="the RS-485 adapter echoes what it sends")
-    parser.add_argument("--address", type=int, required=True, help="the protocol's own meter address")
+    parser.add_argument(
+        "--echo", action="store_true", help="the RS-485 adapter echoes what it sends"
+    )
+    parser.add_argument(
+        "--address", type=int, required=True, help="the protocol's own meter address"
+    )
     secret = parser.add_mutually_exclusive_group()
     secret.add_argument("--password", help="for bench work; services read secrets from files")
     secret.add_argument("--password-file", type=Path, help="file whose first line is the password")
     parser.add_argument("--level", type=int, choices=[1, 2], default=1)
     parser.add_argument("--password-encoding", choices=["binary", "ascii"], default="binary")
-    parser.add_argument("--what", type=_streams, default=[Stream.CURRENT], help="streams, comma-separated")
-    parser.add_argument("--from", dest="since", help="ISO 8601; a bare date is the meter's local day")
+    parser.add_argument(
+        "--what", type=_streams, default=[Stream.CURRENT], help="streams, comma-separated"
+    )
+    parser.add_argument(
+        "--from", dest="since", help="ISO 8601; a bare date is the meter's local day"
+    )
     parser.add_argument("--to", dest="until", help="ISO 8601; a bare date is the meter's local day")
-    parser.add_argument("--timeout", type=float, default=2.0, help="seconds per request (default 2)")
+    parser.add_argument(
+        "--timeout", type=float, default=2.0, help="seconds per request (default 2)"
+    )
     parser.add_argument("--time-zone", default="Europe/Moscow", help="the meter's time zone")
     parser.add_argument("--meter-id", help="id printed in the output (default PROTOCOL-ADDRESS)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -98,7 +112,11 @@ def format_result_lines(result: ReadResult) -> list[dict[str, Any]]:
         for item in result.items(stream):
             if isinstance(item, ReadingItem):
                 line: dict[str, Any] = {"meter": meter, "stream": stream.value, "obis": item.obis}
-                line |= {"ts": format_utc(item.ts), "value": format(item.value, "f"), "unit": item.unit}
+                line |= {
+                    "ts": format_utc(item.ts),
+                    "value": format(item.value, "f"),
+                    "unit": item.unit,
+                }
                 line |= {"quality": item.quality.value, "read_at": read_at}
                 if item.period_s is not None:
                     line["period_s"] = item.period_s
@@ -111,7 +129,10 @@ def format_result_lines(result: ReadResult) -> list[dict[str, Any]]:
             else:
                 assert isinstance(item, ClockItem)
                 line = {"meter": meter, "stream": "clock", "ts": format_utc(item.ts)}
-                line |= {"meter_time": item.meter_time.isoformat(), "drift_s": format(item.drift_s, "f")}
+                line |= {
+                    "meter_time": item.meter_time.isoformat(),
+                    "drift_s": format(item.drift_s, "f"),
+                }
                 line |= {"season": item.season}
             lines.append(line)
     return lines
@@ -123,7 +144,10 @@ def _print_table(result: ReadResult, out: TextIO) -> None:
         if stream == "info":
             print(f"{stream:8} {line['field']:24} {line['value']}", file=out)
         elif stream == "clock":
-            print(f"{stream:8} {'meter time':24} {line['meter_time']}  drift {line['drift_s']} s", file=out)
+            print(
+                f"{stream:8} {'meter time':24} {line['meter_time']}  drift {line['drift_s']} s",
+                file=out,
+            )
         elif stream == "events":
             print(f"{stream:8} {line['ts']:24} {line['kind']}: {line['text']}", file=out)
         else:
@@ -134,15 +158,20 @@ async def _open(args: argparse.Namespace) -> ByteStream:
     if args.tcp is not None:
         from drivers.transport.tcp import open_tcp
 
-        return await open_tcp(*args.tcp, timeout_s=max(args.timeout, 1.0))
+        host, port = args.tcp
+        return await open_tcp(host, port, timeout_s=max(args.timeout, 1.0))
     from drivers.transport.serial import open_serial
 
     return await open_serial(args.serial, args.baud, args.parity, echo=args.echo)
 
 
-async def run_read(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+async def run_read(
+    args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
     if args.protocol not in available_protocols():
-        raise ConfigError(f"--protocol {args.protocol!r} is not known; known: {', '.join(available_protocols())}")
+        raise ConfigError(
+            f"--protocol {args.protocol!r} is not known; known: {', '.join(available_protocols())}"
+        )
     try:
         zone = ZoneInfo(args.time_zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -179,14 +208,16 @@ async def run_read(args: argparse.Namespace, out: TextIO = sys.stdout, err: Text
             print(json.dumps(line, ensure_ascii=False), file=out)
     else:
         _print_table(result, out)
-    for failed, exc in result.errors.items():
-        _report_error(meter_id, failed, exc, args.json, err)
+    for failed, error in result.errors.items():
+        _report_error(meter_id, failed, error, args.json, err)
     if not result.errors:
         return 0
     return 2 if result.streams() else 1
 
 
-def _report_error(meter: str, stream: Stream | None, exc: IsuError, as_json: bool, err: TextIO) -> None:
+def _report_error(
+    meter: str, stream: Stream | None, exc: IsuError, as_json: bool, err: TextIO
+) -> None:
     if as_json:
         line = {"meter": meter, "stream": stream.value if stream else None}
         line |= {"error": str(exc), "error_class": exc.error_class}

@@ -10,7 +10,9 @@ __all__ = ["MemoryStream", "memory_pair"]
 
 
 class MemoryStream:
-    def __init__(self, inbox: asyncio.Queue[bytes | None], outbox: asyncio.Queue[bytes | None], name: str):
+    def __init__(
+        self, inbox: asyncio.Queue[bytes | None], outbox: asyncio.Queue[bytes | None], name: str
+    ):
         self._inbox = inbox
         self._outbox = outbox
         self._name = name
@@ -32,7 +34,9 @@ class MemoryStream:
         try:
             data = await asyncio.wait_for(self._inbox.get(), timeout_s)
         except TimeoutError as exc:
-            raise TransportTimeoutError(f"{self.description}: no data within {timeout_s:.3g} s") from exc
+            raise TransportTimeoutError(
+                f"{self.description}: no data within {timeout_s:.3g} s"
+            ) from exc
         if data is None:
             self._closed = True
             raise ConnectionLostError(f"{self.description}: closed by the peer")

@@ -69,7 +69,9 @@ class SerialStream:
             if remaining <= 0:
                 break
             try:
-                heard += await asyncio.wait_for(self._reader.read(len(sent) - len(heard)), remaining)
+                heard += await asyncio.wait_for(
+                    self._reader.read(len(sent) - len(heard)), remaining
+                )
             except TimeoutError:
                 break
         if heard != sent[: len(heard)] or len(heard) < len(sent):
@@ -83,7 +85,9 @@ class SerialStream:
         try:
             data = await asyncio.wait_for(self._reader.read(_CHUNK), timeout_s)
         except TimeoutError as exc:
-            raise TransportTimeoutError(f"{self.description}: no data within {timeout_s:.3g} s") from exc
+            raise TransportTimeoutError(
+                f"{self.description}: no data within {timeout_s:.3g} s"
+            ) from exc
         except (serial.SerialException, OSError) as exc:
             raise ConnectionLostError(f"{self.description}: read failed: {exc}") from exc
         if not data:

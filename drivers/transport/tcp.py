@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from core.errors import ConnectError, ConnectionLostError, TransportTimeoutError
 
@@ -12,7 +13,9 @@ _CHUNK = 4096
 
 
 class TcpStream:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, port: int):
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, port: int
+    ):
         self._reader = reader
         self._writer = writer
         self._description = f"tcp://{host}:{port}"
@@ -52,17 +55,17 @@ class TcpStream:
 
     async def close(self) -> None:
         self._writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await self._writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
 
 
 async def open_tcp(host: str, port: int, timeout_s: float = 5.0) -> TcpStream:
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
     except TimeoutError as exc:
-        raise ConnectError(f"tcp://{host}:{port}: connect timed out after {timeout_s:.3g} s") from exc
+        raise ConnectError(
+            f"tcp://{host}:{port}: connect timed out after {timeout_s:.3g} s"
+        ) from exc
     except OSError as exc:
         raise ConnectError(f"tcp://{host}:{port}: cannot connect: {exc.strerror or exc}") from exc
     return TcpStream(reader, writer, host, port)

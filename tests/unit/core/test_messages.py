@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -46,7 +47,9 @@ def test_same_data_gets_the_same_id_whenever_it_is_read() -> None:
         ("site-1", "m-001", Stream.CURRENT, "3196.201"),
     ],
 )
-def test_any_difference_changes_the_id(collector: str, meter: str, stream: Stream, value: str) -> None:
+def test_any_difference_changes_the_id(
+    collector: str, meter: str, stream: Stream, value: str
+) -> None:
     base = build_message("site-1", "m-001", Stream.CURRENT, [_reading()], T0)
     other = build_message(collector, meter, stream, [_reading(value)], T0)
     assert other.id != base.id
@@ -68,9 +71,22 @@ def test_round_trip_keeps_every_field_and_exact_values() -> None:
 @pytest.mark.parametrize(
     ("stream", "item"),
     [
-        (Stream.EVENTS, EventItem(ts=T0, journal="01", code=1, kind="События питания", text="Включение", critical=False)),
+        (
+            Stream.EVENTS,
+            EventItem(
+                ts=T0,
+                journal="01",
+                code=1,
+                kind="События питания",
+                text="Включение",
+                critical=False,
+            ),
+        ),
         (Stream.INFO, InfoItem(field="serial_number", value="40680048", ts=T0)),
-        (Stream.CLOCK, ClockItem(ts=T0, meter_time=datetime(2026, 11, 22, 12, 30, 2), drift_s=Decimal("2.0"))),
+        (
+            Stream.CLOCK,
+            ClockItem(ts=T0, meter_time=datetime(2026, 11, 22, 12, 30, 2), drift_s=Decimal("2.0")),
+        ),
     ],
 )
 def test_each_stream_parses_into_its_item_type(stream: Stream, item: object) -> None:
@@ -101,7 +117,9 @@ def test_malformed_payloads_raise_message_error(payload: bytes, reason: str) -> 
 
 
 def _document(**changes: object) -> bytes:
-    document = json.loads(build_message("site-1", "m-001", Stream.CURRENT, [_reading()], T0).to_json())
+    document = json.loads(
+        build_message("site-1", "m-001", Stream.CURRENT, [_reading()], T0).to_json()
+    )
     document.update(changes)
     return json.dumps(document).encode()
 
@@ -158,7 +176,5 @@ def test_quality_ranks_ok_highest() -> None:
 
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_only_ever_raise_message_error(payload: bytes) -> None:
-    try:
+    with contextlib.suppress(MessageError):
         parse_message(payload)
-    except MessageError:
-        pass

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run). Arguments go to pytest: ./test.sh -k mqtt -x
+#
+#   1. starts the local services (deploy/local/services.sh start; installs what is missing as root)
+#   2. creates .venv and installs the project with its dev extras (again only when
+#      pyproject.toml changed since the last install)
+#   3. ruff check, mypy on the packages, pytest
+#
+# Every check runs even when an earlier one fails; the exit status is non-zero if any failed
+# (pytest's "no tests collected", exit status 5, is a failure too).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "local services"
+deploy/local/services.sh start
+deploy/local/services.sh status
+
+step "virtualenv"
+if ! .venv/bin/python -c '' 2>/dev/null; then
+    echo "creating .venv"
+    python3 -m venv .venv
+fi
+stamp=.venv/.isu-pyproject.sha256
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+    echo "installing the project and its dev dependencies into .venv"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+    printf '%s\n' "$want" >"$stamp"
+else
+    echo ".venv is up to date with pyproject.toml"
+fi
+export VIRTUAL_ENV="$PWD/.venv"
+export PATH="$VIRTUAL_ENV/bin:$PATH"
+
+failed=()
+
+step "ruff check"
+ruff check . || failed+=("ruff")
+
+step "mypy"
+packages=()
+for dir in core drivers collector gateway timeseries api simulators isu; do
+    if [ -d "$dir" ] && [ -n "$(find "$dir" -name '*.py' -print -quit)" ]; then
+        packages+=("$dir")
+    fi
+done
+if [ "${#packages[@]}" -gt 0 ]; then
+    mypy "${packages[@]}" || failed+=("mypy")
+else
+    echo "no packages to check"
+fi
+
+step "pytest $*"
+rc=0
+pytest "$@" || rc=$?
+if [ "$rc" -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure"
+fi
+[ "$rc" -eq 0 ] || failed+=("pytest (exit $rc)")
+
+if [ "${#failed[@]}" -gt 0 ]; then
+    printf '\nFAILED: %s\n' "${failed[*]}"
+    exit 1
+fi
+printf '\nall checks passed\n'
