@@ -1,0 +1,105 @@
+"""Configuration of ``isu api``: one TOML file, validated once at start-up.
+
+::
+
+    time_zone = "Europe/Moscow"          # fallback for a meter whose own zone is unknown
+
+    [http]
+    host = "127.0.0.1"
+    port = 8080
+
+    [database]
+    dsn_file = "/etc/isu/api.dsn"        # or dsn = "postgresql://…"; relative to this file
+    max_connections = 10
+
+The DSN may carry a password, so it is a secret: it is never logged nor shown in errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from core.config import ConfigModel, load_toml
+from core.errors import ConfigError
+
+__all__ = ["DEFAULT_TIME_ZONE", "ApiConfig", "DatabaseConfig", "HttpConfig", "load_api_config"]
+
+#: The object time zone when nothing else is known (DESIGN §3).
+DEFAULT_TIME_ZONE = "Europe/Moscow"
+
+
+class HttpConfig(ConfigModel):
+    """Where the HTTP server listens; port 0 takes any free port."""
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class DatabaseConfig(ConfigModel):
+    """The TimescaleDB the gateway fills (a read replica serves as well)."""
+
+    dsn: SecretStr | None = None
+    dsn_file: Path | None = None
+    min_connections: int = Field(default=1, ge=0, le=100)
+    max_connections: int = Field(default=10, ge=1, le=100)
+    #: How long a request waits for a pooled connection before it is answered 503.
+    acquire_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    #: The server aborts a statement running longer than this.
+    statement_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.dsn is None) == (self.dsn_file is None):
+            raise ValueError("give exactly one of dsn and dsn_file")
+        if self.min_connections > self.max_connections:
+            raise ValueError("min_connections exceeds max_connections")
+        return self
+
+    def resolved_dsn(self) -> str:
+        """The DSN itself, read from ``dsn_file`` when that is how it is given."""
+        if self.dsn is not None:
+            return self.dsn.get_secret_value()
+        assert self.dsn_file is not None  # guaranteed by _one_source
+        try:
+            text = self.dsn_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"database.dsn_file {self.dsn_file}: cannot be read: {exc}") from exc
+        if not text:
+            raise ConfigError(f"database.dsn_file {self.dsn_file}: is empty")
+        return text
+
+
+class ApiConfig(ConfigModel):
+    """The whole ``isu api`` configuration."""
+
+    http: HttpConfig = HttpConfig()
+    database: DatabaseConfig
+    time_zone: str = DEFAULT_TIME_ZONE
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+def load_api_config(path: str | Path) -> ApiConfig:
+    """Read and validate ``path``; a relative ``dsn_file`` is taken from the file's folder.
+
+    Raises :class:`ConfigError` saying what is wrong, including an unreadable ``dsn_file``.
+    """
+    path = Path(path)
+    config = load_toml(path, ApiConfig)
+    dsn_file = config.database.dsn_file
+    if dsn_file is not None and not dsn_file.is_absolute():
+        database = config.database.model_copy(update={"dsn_file": path.parent / dsn_file})
+        config = config.model_copy(update={"database": database})
+    config.database.resolved_dsn()
+    return config

@@ -1,0 +1,194 @@
+"""What the API reads from the store (timeseries/migrations): one function per question.
+
+Every query that finds meters goes through :func:`_visible`, the one place where the caller's
+:class:`Scope` narrows what exists; a meter outside the scope is simply not found (404, never
+403, DESIGN §5). Database failures come out as :class:`core.errors.StorageError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from api.readings import IntervalTotal, RegisterValue
+from core.errors import StorageError
+from core.model import Quality, Stream
+from core.obis import ENERGY_KINDS, energy_obis, interval_obis
+
+__all__ = [
+    "MeterRecord",
+    "Scope",
+    "find_meter",
+    "interval_totals",
+    "list_meters",
+    "register_snapshot",
+]
+
+Connection = psycopg.AsyncConnection[Any]
+
+#: Every energy register a snapshot may hold: four kinds, total and zones 1..8.
+_REGISTER_CODES = [energy_obis(kind, zone) for kind in ENERGY_KINDS for zone in range(9)]
+_TOTAL_CODES = [energy_obis(kind) for kind in ENERGY_KINDS]
+# The newest row of each register code given: one backward probe of the primary key per chunk.
+_NEWEST_PER_CODE = (
+    "SELECT r.obis, r.ts, r.value, r.unit, r.quality FROM unnest(%(codes)s::text[]) AS c(obis)"
+    " CROSS JOIN LATERAL (SELECT obis, ts, value, unit, quality FROM register_readings"
+    "   WHERE meter_id = %(meter)s AND stream = %(stream)s AND obis = c.obis"
+    "   ORDER BY ts DESC LIMIT 1) AS r"
+)
+_INTERVAL_CODES = [interval_obis(kind) for kind in ENERGY_KINDS]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What the caller may see. ``contracts`` ``None`` means everything.
+
+    The foundation has no API keys yet, so every request gets :meth:`everything`; keys scoped
+    to contracts (and energy objects) narrow it once the registry exists.
+    """
+
+    contracts: frozenset[str] | None = None
+
+    @classmethod
+    def everything(cls) -> Scope:
+        return cls()
+
+
+@dataclass(frozen=True, slots=True)
+class MeterRecord:
+    """A row of ``meters`` as the API uses it."""
+
+    meter_id: str
+    model: str | None
+    serial_number: str | None
+    registered: bool
+    time_zone: str
+    ct_ratio: Decimal
+    vt_ratio: Decimal
+    last_reading_at: datetime | None = None
+
+
+def _visible(scope: Scope) -> sql.Composable:
+    """The condition on ``meters AS m`` that keeps what ``scope`` may see."""
+    if scope.contracts is None:
+        return sql.SQL("TRUE")
+    # The schema has no contracts yet: a key scoped to contracts sees no meter at all.
+    return sql.SQL("FALSE")
+
+
+@contextmanager
+def _storage(what: str) -> Iterator[None]:
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise StorageError(f"{what} failed: {type(exc).__name__}") from exc
+
+
+_METER_COLUMNS = sql.SQL(
+    "m.meter_id, m.model, m.serial_number, m.registered, m.time_zone, m.ct_ratio, m.vt_ratio"
+)
+
+
+def _record(row: tuple[Any, ...], last_reading_at: datetime | None = None) -> MeterRecord:
+    meter_id, model, serial, registered, zone, ct_ratio, vt_ratio = row[:7]
+    return MeterRecord(
+        meter_id=meter_id,
+        model=model,
+        serial_number=serial,
+        registered=registered,
+        time_zone=zone,
+        ct_ratio=Decimal(ct_ratio),
+        vt_ratio=Decimal(vt_ratio),
+        last_reading_at=last_reading_at,
+    )
+
+
+async def list_meters(conn: Connection, scope: Scope, q: str | None = None) -> list[MeterRecord]:
+    """Meters in ``scope`` whose id or serial number contains ``q`` (any case), by id."""
+    query = sql.SQL(
+        "SELECT {columns}, r.ts FROM meters AS m"
+        " LEFT JOIN LATERAL (SELECT ts FROM register_readings"
+        "   WHERE meter_id = m.meter_id ORDER BY ts DESC LIMIT 1) AS r ON true"
+        " WHERE {visible} AND (%(q)s::text IS NULL"
+        "   OR strpos(lower(m.meter_id), lower(%(q)s::text)) > 0"
+        "   OR strpos(lower(coalesce(m.serial_number, '')), lower(%(q)s::text)) > 0)"
+        ' ORDER BY m.meter_id COLLATE "C"'
+    ).format(columns=_METER_COLUMNS, visible=_visible(scope))
+    with _storage("listing meters"):
+        cursor = await conn.execute(query, {"q": q or None})
+        rows = await cursor.fetchall()
+    return [_record(row, row[7]) for row in rows]
+
+
+async def find_meter(conn: Connection, scope: Scope, meter_id: str) -> MeterRecord | None:
+    """The meter ``meter_id`` when it exists in ``scope``."""
+    query = sql.SQL("SELECT {columns} FROM meters AS m WHERE m.meter_id = %s AND {visible}").format(
+        columns=_METER_COLUMNS, visible=_visible(scope)
+    )
+    with _storage(f"looking up meter {meter_id}"):
+        cursor = await conn.execute(query, (meter_id,))
+        row = await cursor.fetchone()
+    return None if row is None else _record(row)
+
+
+async def register_snapshot(conn: Connection, meter_id: str, stream: Stream) -> list[RegisterValue]:
+    """The register rows of ``stream`` from which the newest snapshot is built.
+
+    Every snapshot carries the total registers (DESIGN §3), so the newest total, found by four
+    probes of the primary key, bounds the search: the rows at or after its ``ts`` come from the
+    newest chunk only. Without any total, each energy register code is probed for its newest
+    row instead. Either way the caller keeps the values at the newest ``ts``
+    (:func:`api.readings.build_register_block`).
+    """
+    if not stream.is_register:
+        raise ValueError(f"{stream} is not a register stream")
+    with _storage(f"reading {stream} registers of meter {meter_id}"):
+        params = {"codes": _TOTAL_CODES, "meter": meter_id, "stream": stream.value}
+        cursor = await conn.execute(_NEWEST_PER_CODE, params)
+        newest_total = max((row[1] for row in await cursor.fetchall()), default=None)
+        if newest_total is not None:
+            cursor = await conn.execute(
+                "SELECT obis, ts, value, unit, quality FROM register_readings"
+                " WHERE meter_id = %s AND stream = %s AND ts >= %s",
+                (meter_id, stream.value, newest_total),
+            )
+        else:
+            cursor = await conn.execute(_NEWEST_PER_CODE, {**params, "codes": _REGISTER_CODES})
+        rows = await cursor.fetchall()
+    return [
+        RegisterValue(obis, ts, value, unit, quality) for obis, ts, value, unit, quality in rows
+    ]
+
+
+async def interval_totals(
+    conn: Connection, meter_id: str, since: datetime, until: datetime
+) -> list[IntervalTotal]:
+    """Interval energy of each kind over intervals starting in ``[since, until)``.
+
+    Intervals of quality ``invalid`` are left out; ``end`` is the end of the last interval.
+    """
+    query = (
+        "SELECT obis, unit, sum(value), max(ts + make_interval(secs => period_s))"
+        " FROM interval_readings"
+        " WHERE meter_id = %(meter)s AND obis = ANY(%(codes)s::text[])"
+        "   AND ts >= %(since)s AND ts < %(until)s AND quality > %(invalid)s"
+        " GROUP BY obis, unit"
+    )
+    params = {
+        "meter": meter_id,
+        "codes": _INTERVAL_CODES,
+        "since": since,
+        "until": until,
+        "invalid": Quality.INVALID.rank,
+    }
+    with _storage(f"summing intervals of meter {meter_id}"):
+        cursor = await conn.execute(query, params)
+        rows = await cursor.fetchall()
+    return [IntervalTotal(obis, unit, total, end) for obis, unit, total, end in rows]
