@@ -7,7 +7,7 @@ import socket
 import psycopg
 import pytest
 
-from tests.integration.test_api_support import (
+from tests.integration.api_support import (
     api_client,
     insert_interval,
     insert_meter,

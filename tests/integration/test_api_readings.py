@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.integration.test_api_support import (
+from tests.integration.api_support import (
     NOW,
     api_client,
     insert_interval,
