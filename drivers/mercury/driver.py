@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import ClassVar, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core import logs
 from core.errors import (
     ConfigError,
     ConnectionLostError,
@@ -59,7 +60,7 @@ from drivers.transport.stream import ByteStream
 __all__ = ["TRACE", "Mercury230Driver"]
 
 #: Raw frames are logged at this level, below DEBUG.
-TRACE = logging.DEBUG - 5
+TRACE = logs.TRACE
 
 logger = logging.getLogger(__name__)
 
