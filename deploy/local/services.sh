@@ -335,7 +335,7 @@ pg_start() {
     [ "$(stat -c %U "$PG_SOCK")" = "$PG_USER" ] || chown "$PG_USER" "$PG_SOCK"
     say "starting postgresql $PG_VERSION + timescaledb on $HOST:$PG_PORT"
     if ! as_user "$PG_USER" "$PGBIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 \
-            -o "-p $PG_PORT -k $PG_SOCK -c listen_addresses=$HOST -c shared_preload_libraries=timescaledb -c timescaledb.telemetry_level=off -c max_connections=200" \
+            -o "-p $PG_PORT -k $PG_SOCK -c listen_addresses=$HOST -c shared_preload_libraries=timescaledb -c timescaledb.telemetry_level=off -c max_connections=200 -c max_worker_processes=32" \
             start >/dev/null 9>&-; then
         tail -n 20 "$PG_LOG" >&2 || true
         die "postgresql did not start (log: $PG_LOG)"

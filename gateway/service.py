@@ -1,0 +1,317 @@
+"""The ingest: MQTT deliveries → batches → one transaction each → acknowledgements.
+
+::
+
+    paho network thread                     worker thread
+    on_message → bounded queue  ─────────▶  collect_batch (size or age)
+                                            classify: accepted / dead letters / ignored
+                                            Store.write (one transaction; retried with backoff)
+                                            after COMMIT only: PUBACK every delivery,
+                                            publish AckMessage per collector
+
+A batch that the database cannot write is never acknowledged, so the broker keeps it. With
+MQTT 5 the broker sends at most ``receive_maximum`` unacknowledged messages, which bounds the
+queue: back-pressure reaches the broker instead of memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from types import FrameType, TracebackType
+from typing import Any
+
+from prometheus_client import CollectorRegistry, start_http_server
+
+from core.errors import ConfigError, IsuError, StorageError
+from core.messages import ReadingsMessage
+from gateway.batching import (
+    BatchPlan,
+    Delivery,
+    Rejected,
+    RejectKind,
+    ack_ids,
+    classify,
+    collect_batch,
+)
+from gateway.broker import BrokerLink
+from gateway.config import GatewayConfig
+from gateway.metrics import GatewayMetrics
+from timeseries.store import RejectedDataError, Store, WriteResult
+
+__all__ = ["Gateway", "run_gateway"]
+
+logger = logging.getLogger(__name__)
+
+_IDLE_POLL_S = 0.25
+
+
+class Gateway:
+    """One ingest service. ``start()`` returns once the store is ready and the broker link is
+    connecting; ``stop()`` finishes the batch in hand, acknowledges it and disconnects."""
+
+    def __init__(self, config: GatewayConfig, *, registry: CollectorRegistry | None = None) -> None:
+        self.config = config
+        self.metrics = GatewayMetrics(registry)
+        # Above the broker's window, so that a resumed session's redeliveries also fit.
+        self._queue: queue.Queue[Delivery] = queue.Queue(
+            maxsize=2 * config.mqtt.receive_maximum + config.batch.max_messages
+        )
+        self.metrics.queue_depth.set_function(self._queue.qsize)
+        self._store: Store | None = None
+        self._broker: BrokerLink | None = None
+        self._worker: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._abandon = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._metrics_server: Any = None
+        self.metrics_address: tuple[str, int] | None = None
+
+    def __enter__(self) -> Gateway:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Read secrets, migrate and open the store, then connect; raises :class:`IsuError`."""
+        if self._worker is not None:
+            raise RuntimeError("the gateway is already started")
+        config = self.config
+        broker = BrokerLink(config.mqtt, config.mqtt.read_password(), self._enqueue, self.metrics)
+        store = Store(
+            config.database.read_dsn(),
+            pool_max_size=config.database.pool_max_size,
+            timeout_s=config.database.timeout_s,
+        )
+        try:
+            store.open()
+        except IsuError:
+            store.close()
+            raise
+        self._store = store
+        logger.info("store %s ready", store.description)
+        if config.metrics.address is not None:
+            host, port = config.metrics.address
+            try:
+                self._metrics_server, _ = start_http_server(
+                    port, host, registry=self.metrics.registry
+                )
+            except OSError as exc:
+                self._store = None
+                store.close()
+                raise ConfigError(f"[metrics] cannot listen on {host}:{port}: {exc}") from exc
+            self.metrics_address = (host, self._metrics_server.server_address[1])
+            logger.info("metrics on http://%s:%d/metrics", *self.metrics_address)
+        self._stopping.clear()
+        self._abandon.clear()
+        self._worker = threading.Thread(target=self._run, name="isu-gateway-ingest", daemon=True)
+        self._worker.start()
+        self._broker = broker
+        broker.start()
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """Finish and acknowledge the batch in hand (for up to ``grace_s`` if the database
+        fails), then disconnect. Deliveries not yet in a batch stay with the broker."""
+        if self._worker is not None:
+            self._stopping.set()
+            self._worker.join(grace_s)
+            if self._worker.is_alive():
+                logger.warning("the database did not recover in %.0f s; abandoning the batch "
+                               "(unacknowledged, so the broker redelivers it)", grace_s)
+                self._abandon.set()
+                self._worker.join()
+            self._worker = None
+        if self._broker is not None:
+            self._broker.stop()
+            self._broker = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
+            self._metrics_server = None
+        self._drain_queue()
+        self._idle.set()
+
+    def wait_connected(self, timeout_s: float = 10.0) -> bool:
+        """True once subscribed to the broker (for tests and the demo)."""
+        return self._broker is not None and self._broker.connected.wait(timeout_s)
+
+    def wait_idle(self, timeout_s: float = 10.0) -> bool:
+        """True once nothing is queued or in hand (for tests and the demo)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._queue.empty() and self._idle.is_set():
+                return True
+            time.sleep(0.02)
+        return False
+
+    # The paho thread.
+
+    def _enqueue(self, delivery: Delivery) -> None:
+        while True:
+            try:
+                self._queue.put(delivery, timeout=1.0)
+                return
+            except queue.Full:
+                logger.warning("ingest queue full (%d); holding the broker back",
+                               self._queue.maxsize)
+
+    def _drain_queue(self) -> None:
+        # Unacknowledged: the broker redelivers them to the next session.
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                return
+
+    # The worker thread.
+
+    def _next(self, timeout_s: float) -> Delivery | None:
+        try:
+            delivery = self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+        self._idle.clear()
+        return delivery
+
+    def _run(self) -> None:
+        batch_config = self.config.batch
+        while not self._stopping.is_set():
+            batch = collect_batch(
+                self._next,
+                max_messages=batch_config.max_messages,
+                max_delay_s=batch_config.max_delay_s,
+                first_wait_s=_IDLE_POLL_S,
+            )
+            if not batch:
+                continue
+            try:
+                self._ingest(batch)
+            except Exception:
+                # Unacknowledged, so nothing is lost; the broker redelivers after a reconnect.
+                logger.exception("unexpected failure ingesting a batch of %d", len(batch))
+            finally:
+                self._idle.set()
+
+    def _ingest(self, batch: list[Delivery]) -> None:
+        self.metrics.batch_messages.observe(len(batch))
+        plan = classify(batch)
+        for item in plan.rejected:
+            logger.warning("dead-lettering %s: %s", item.delivery.topic, item.reason)
+        result = self._write_with_retry(plan)
+        if result is None:
+            return
+        broker = self._broker
+        if broker is None:
+            return
+        broker.ack(plan.deliveries)
+        for collector, ids in ack_ids(plan.messages, plan.rejected).items():
+            broker.publish_ack(collector, ids)
+        self._account(plan, result)
+        self.metrics.ingest_delay_seconds.observe(time.monotonic() - batch[0].received_monotonic)
+
+    def _write_with_retry(self, plan: BatchPlan) -> WriteResult | None:
+        store = self._store
+        assert store is not None
+        delay_s = self.config.database.retry_min_s
+        while True:
+            started = time.monotonic()
+            try:
+                result = self._write(store, plan)
+            except StorageError as exc:
+                self.metrics.store_errors.inc()
+                logger.warning("batch of %d not written, retrying in %.1f s: %s",
+                               len(plan.deliveries), delay_s, exc)
+                if self._abandon.wait(delay_s):
+                    return None
+                delay_s = min(delay_s * 2, self.config.database.retry_max_s)
+                continue
+            self.metrics.batch_seconds.observe(time.monotonic() - started)
+            return result
+
+    def _write(self, store: Store, plan: BatchPlan) -> WriteResult:
+        try:
+            return store.write(plan.messages, plan.dead_letters)
+        except RejectedDataError as exc:
+            logger.warning("the database refused a batch of %d (%s); writing one by one",
+                           len(plan.accepted), exc)
+        # One message at a time finds the culprits; repeats of those already written cost nothing.
+        # The plan changes only once every message has been tried, so a retry starts clean.
+        accepted: list[tuple[Delivery, ReadingsMessage]] = []
+        refused: list[Rejected] = []
+        for delivery, message in plan.accepted:
+            try:
+                store.write([message])
+            except RejectedDataError as exc:
+                reason = f"refused by the database: {exc.detail}"
+                refused.append(Rejected(delivery, RejectKind.DATABASE, reason))
+            else:
+                accepted.append((delivery, message))
+        for item in refused:
+            logger.warning("dead-lettering %s: %s", item.delivery.topic, item.reason)
+        plan.accepted = accepted
+        plan.rejected.extend(refused)
+        return store.write(plan.messages, plan.dead_letters)
+
+    def _account(self, plan: BatchPlan, result: WriteResult) -> None:
+        metrics = self.metrics
+        metrics.ingested.inc(len(plan.accepted))
+        metrics.ignored.inc(len(plan.ignored))
+        for item in plan.rejected:
+            metrics.dead_lettered.labels(kind=item.kind.value).inc()
+        for table, count in result.rows.items():
+            metrics.rows_written.labels(table=table).inc(count)
+        logger.debug("batch committed: %d stored, %d dead-lettered, %d ignored, %d rows",
+                     len(plan.accepted), len(plan.rejected), len(plan.ignored),
+                     result.rows_written)
+
+
+def run_gateway(config: GatewayConfig) -> int:
+    """Run until SIGTERM or SIGINT; returns the exit status (0 after a clean stop).
+
+    A store that cannot be reached at start is retried with backoff, like any later outage.
+    """
+    stop = threading.Event()
+
+    def _signalled(signum: int, frame: FrameType | None) -> None:
+        logger.info("%s received; finishing the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _signalled) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        delay_s = config.database.retry_min_s
+        while not stop.is_set():
+            gateway = Gateway(config)
+            try:
+                gateway.start()
+            except StorageError as exc:
+                gateway.stop()
+                logger.warning("store not ready, retrying in %.1f s: %s", delay_s, exc)
+                stop.wait(delay_s)
+                delay_s = min(delay_s * 2, config.database.retry_max_s)
+                continue
+            except IsuError as exc:
+                gateway.stop()
+                logger.error("gateway cannot start: %s", exc)
+                return 1
+            logger.info("gateway running")
+            stop.wait()
+            gateway.stop()
+            logger.info("gateway stopped")
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
