@@ -1,0 +1,85 @@
+"""A meter as its bus poller keeps it: endpoint, schedule, backoff and health."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from collector.backoff import Backoff
+from collector.config import BusConfig, MeterConfig, read_secret
+from core.errors import ConnectionLostError, IsuError
+from core.messages import MeterState
+from core.model import utc_now
+from drivers.base import MeterEndpoint, create_driver
+
+__all__ = ["MeterRuntime"]
+
+
+class _Unopened:
+    """A stand-in stream for checking a driver's configuration; any I/O on it fails."""
+
+    def __init__(self, where: str) -> None:
+        self.description = where
+
+    async def write(self, data: bytes) -> None:
+        raise ConnectionLostError(f"{self.description}: not opened")
+
+    async def read_some(self, timeout_s: float) -> bytes:
+        raise ConnectionLostError(f"{self.description}: not opened")
+
+    async def discard_input(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class MeterRuntime:
+    """A meter's endpoint, schedule and health, as one bus poller keeps them."""
+
+    def __init__(self, meter: MeterConfig, bus: BusConfig, period_s: float, backoff_max_s: float):
+        self.config = meter
+        self.bus = bus.name
+        self.period_s = period_s
+        password: SecretStr | None = read_secret(meter, f"bus {bus.name!r}, meter {meter.id!r}")
+        self.endpoint = MeterEndpoint(
+            meter_id=meter.id,
+            protocol=meter.protocol,
+            address=meter.address,
+            password=password.get_secret_value() if password is not None else None,
+            timeout_s=bus.timeout_s,
+            time_zone=meter.time_zone,
+            options=meter.driver_options(),
+        )
+        # Build the driver once against a stream that is never opened, so that the driver's
+        # own checks of its options (level, zones…) fail at start-up, not at the first read.
+        create_driver(_Unopened(bus.where), self.endpoint)
+        self.backoff = Backoff(period_s, max(period_s, backoff_max_s))
+        #: Event-loop time of the next read; ``None``: read as soon as the bus is free.
+        self.due_at: float | None = None
+        self.state = MeterState(meter=meter.id, protocol=meter.protocol)
+
+    @property
+    def log_extra(self) -> dict[str, str]:
+        return {"meter_id": self.config.id, "bus": self.bus}
+
+    def succeeded(self, error: IsuError | None = None) -> None:
+        now = utc_now()
+        self.backoff.reset()
+        update: dict[str, object] = {"last_success_at": now, "consecutive_failures": 0}
+        if error is not None:  # a partial read: keep the first stream error visible
+            update |= {
+                "last_error_at": now,
+                "last_error": str(error),
+                "last_error_class": error.error_class,
+            }
+        self.state = self.state.model_copy(update=update)
+
+    def failed(self, error_class: str, text: str) -> None:
+        self.state = self.state.model_copy(
+            update={
+                "last_error_at": utc_now(),
+                "last_error": text,
+                "last_error_class": error_class,
+                "consecutive_failures": self.state.consecutive_failures + 1,
+            }
+        )
