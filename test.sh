@@ -18,19 +18,7 @@ deploy/local/services.sh start
 deploy/local/services.sh status
 
 step "virtualenv"
-if ! .venv/bin/python -c '' 2>/dev/null; then
-    echo "creating .venv"
-    python3 -m venv .venv
-fi
-stamp=.venv/.isu-pyproject.sha256
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-    echo "installing the project and its dev dependencies into .venv"
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
-    printf '%s\n' "$want" >"$stamp"
-else
-    echo ".venv is up to date with pyproject.toml"
-fi
+deploy/local/venv.sh
 export VIRTUAL_ENV="$PWD/.venv"
 export PATH="$VIRTUAL_ENV/bin:$PATH"
 

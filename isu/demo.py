@@ -1,0 +1,278 @@
+"""``isu demo``: a whole simulated site end to end on the local services.
+
+It starts, as separate processes exactly as on a real site: ``isu sim`` with a fleet of Mercury
+230 meters on several RS-485 lines behind TCP converters, ``isu gateway``, ``isu collector`` and
+``isu api``, each with a configuration file written to the work directory. It waits until the API
+serves current readings of every meter, prints the API's address, and runs until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import psycopg
+
+from core.errors import ConfigError
+from core.localenv import LocalServices, load_local_services, services_file
+
+__all__ = ["add_demo_arguments", "run_demo"]
+
+_COLLECTOR_ID = "demo-site"
+_PASSWORD = "111111"  # the factory level-1 password of Mercury 230 meters
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--meters", type=int, default=20, help="simulated meters (default 20)")
+    parser.add_argument("--buses", type=int, default=2, help="RS-485 lines they share (default 2)")
+    parser.add_argument("--api-port", type=int, default=8080, help="HTTP port (default 8080; 0 = any)")
+    parser.add_argument("--period-s", type=float, default=10.0, help="poll period (default 10 s)")
+    parser.add_argument("--database", default="isu_demo", help="database name (default isu_demo)")
+    parser.add_argument("--workdir", type=Path, help="configs and logs (default .local/demo)")
+    parser.add_argument("--ready-timeout-s", type=float, default=60.0, help="default 60 s")
+    parser.add_argument(
+        "--exit-when-ready",
+        action="store_true",
+        help="stop everything once every meter's readings are served (for tests and CI)",
+    )
+
+
+@dataclass
+class _Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+
+class _Site:
+    """The demo's processes; stops them all, whatever happened."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.children: list[_Child] = []
+
+    def start(self, name: str, *args: str, capture_stdout: bool = False) -> _Child:
+        log = (self.workdir / "logs" / f"{name}.log").open("ab")
+        process = subprocess.Popen(  # noqa: S603 - our own command with our own arguments
+            [sys.executable, "-m", "isu", *args],
+            stdout=subprocess.PIPE if capture_stdout else log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
+        child = _Child(name, process, log)
+        self.children.append(child)
+        return child
+
+    def check_alive(self) -> None:
+        for child in self.children:
+            code = child.process.poll()
+            if code is not None:
+                raise ConfigError(
+                    f"isu {child.name} exited with status {code}; "
+                    f"see {self.workdir / 'logs' / (child.name + '.log')}"
+                )
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        for child in reversed(self.children):
+            try:
+                child.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+            child.log.close()
+
+
+def _fleet_toml(meters: int, buses: int) -> str:
+    lines = ['protocol = "mercury230"', "seed = 1", ""]
+    for bus in range(buses):
+        count = meters // buses + (1 if bus < meters % buses else 0)
+        lines += ["[[bus]]", f'name = "line-{bus + 1}"', 'listen = "127.0.0.1:0"', ""]
+        for address in range(1, count + 1):
+            lines += ["[[bus.meter]]", f"address = {address}"]
+            if address % 5 == 0:
+                lines.append('schedule = "three-zone"')
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _collector_toml(layout: dict[str, Any], mqtt: tuple[str, int], period_s: float, workdir: Path) -> str:
+    lines = [
+        f'collector_id = "{_COLLECTOR_ID}"',
+        "",
+        "[mqtt]",
+        f'host = "{mqtt[0]}"',
+        f"port = {mqtt[1]}",
+        "",
+        "[queue]",
+        f'path = "{workdir / "collector-queue.sqlite3"}"',
+        "ack_timeout_s = 30",
+        "",
+        "[poll]",
+        f"period_s = {period_s}",
+        "",
+    ]
+    for bus in layout["buses"]:
+        host, _, port = bus["listen"].rpartition(":")
+        lines += ["[[bus]]", f'name = "{bus["name"]}"', 'transport = "tcp"']
+        lines += [f'host = "{host}"', f"port = {port}", "timeout_s = 1.0", ""]
+        for meter in bus["meters"]:
+            lines += ["[[bus.meter]]", f'id = "{meter["meter_id"]}"', 'protocol = "mercury230"']
+            lines += [f"address = {meter['address']}", f'password_file = "{workdir / "meter-password"}"']
+            lines += ['streams = ["current", "instant", "clock", "info"]', ""]
+    return "\n".join(lines)
+
+
+def _gateway_toml(services: LocalServices, dsn: str) -> str:
+    return "\n".join(
+        [
+            "[mqtt]",
+            f'host = "{services.mqtt.host}"',
+            f"port = {services.mqtt.port}",
+            'client_id = "isu-demo-gateway"',
+            f'collectors = ["{_COLLECTOR_ID}"]',
+            "",
+            "[database]",
+            f'dsn = "{dsn}"',
+            "",
+        ]
+    )
+
+
+def _api_toml(dsn: str, port: int) -> str:
+    return "\n".join(
+        ["[http]", 'host = "127.0.0.1"', f"port = {port}", "", "[database]", f'dsn = "{dsn}"', ""]
+    )
+
+
+def _ensure_database(services: LocalServices, name: str) -> str:
+    try:
+        with psycopg.connect(services.postgres.dsn, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if exists is None:
+                conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        raise ConfigError(f"cannot prepare database {name!r}: {exc}") from exc
+    return services.postgres.dsn_for(name)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own loopback API
+        return json.loads(response.read())
+
+
+def _served_meters(api: str, expected: set[str]) -> set[str]:
+    """The expected meters whose current readings the API serves."""
+    try:
+        listed = {meter["meter_id"] for meter in _get_json(f"{api}/api/v1/meters")}
+    except (urllib.error.URLError, OSError, ValueError):
+        return set()
+    served = set()
+    for meter_id in sorted(expected & listed):
+        try:
+            readings = _get_json(f"{api}/api/v1/meters/{meter_id}/readings")
+        except (urllib.error.URLError, OSError, ValueError):
+            continue
+        current = next(block for block in readings["blocks"] if block["type"] == "current")
+        if current["as_of"] is not None:
+            served.add(meter_id)
+    return served
+
+
+def _read_layout(child: _Child, timeout_s: float) -> dict[str, Any]:
+    assert child.process.stdout is not None
+    deadline = time.monotonic() + timeout_s
+    line = b""
+    os.set_blocking(child.process.stdout.fileno(), False)
+    while time.monotonic() < deadline and not line.endswith(b"\n"):
+        chunk = child.process.stdout.readline()
+        line += chunk or b""
+        if not chunk:
+            if child.process.poll() is not None:
+                break
+            time.sleep(0.05)
+    if not line.endswith(b"\n"):
+        raise ConfigError("isu sim did not say where it listens; see its log")
+    layout: dict[str, Any] = json.loads(line)
+    return layout
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    if args.meters < 1 or args.buses < 1 or args.buses > args.meters:
+        raise ConfigError("--meters must be at least 1 and --buses between 1 and --meters")
+    services = load_local_services()
+    workdir: Path = (args.workdir or services_file().parent / "demo").resolve()
+    (workdir / "logs").mkdir(parents=True, exist_ok=True)
+    (workdir / "meter-password").write_text(_PASSWORD + "\n", encoding="utf-8")
+    (workdir / "meter-password").chmod(0o600)
+    dsn = _ensure_database(services, args.database)
+    api_port = args.api_port or _free_port()
+    api = f"http://127.0.0.1:{api_port}"
+
+    (workdir / "fleet.toml").write_text(_fleet_toml(args.meters, args.buses), encoding="utf-8")
+    (workdir / "gateway.toml").write_text(_gateway_toml(services, dsn), encoding="utf-8")
+    (workdir / "api.toml").write_text(_api_toml(dsn, api_port), encoding="utf-8")
+
+    site = _Site(workdir)
+    started = time.monotonic()
+    try:
+        sim = site.start("sim", "sim", "--config", str(workdir / "fleet.toml"), capture_stdout=True)
+        layout = _read_layout(sim, timeout_s=30)
+        mqtt = (services.mqtt.host, services.mqtt.port)
+        collector_toml = _collector_toml(layout, mqtt, args.period_s, workdir)
+        (workdir / "collector.toml").write_text(collector_toml, encoding="utf-8")
+        site.start("gateway", "gateway", "--config", str(workdir / "gateway.toml"))
+        site.start("api", "api", "--config", str(workdir / "api.toml"))
+        site.start("collector", "collector", "--config", str(workdir / "collector.toml"))
+        expected = {meter["meter_id"] for bus in layout["buses"] for meter in bus["meters"]}
+        print(f"isu demo: {len(expected)} simulated meters on {len(layout['buses'])} lines; "
+              f"configs and logs in {workdir}", flush=True)
+        served: set[str] = set()
+        deadline = started + args.ready_timeout_s
+        while time.monotonic() < deadline:
+            site.check_alive()
+            served = _served_meters(api, expected)
+            if served == expected:
+                break
+            time.sleep(1.0)
+        elapsed = time.monotonic() - started
+        if served != expected:
+            missing = ", ".join(sorted(expected - served)[:5])
+            print(f"isu demo: only {len(served)} of {len(expected)} meters served after "
+                  f"{elapsed:.0f} s (missing {missing}…); see {workdir / 'logs'}", file=sys.stderr)
+            return 1
+        print(f"isu demo: readings of all {len(expected)} meters served {elapsed:.1f} s after start",
+              flush=True)
+        print(f"API: {api}/api/v1/meters", flush=True)
+        print(f"API documentation: {api}/api/v1/docs", flush=True)
+        if args.exit_when_ready:
+            return 0
+        print("Ctrl-C stops the demo.", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                site.check_alive()
+                time.sleep(1.0)
+        return 0
+    finally:
+        site.stop()
