@@ -30,13 +30,15 @@ from core.localenv import LocalServices, load_local_services, services_file
 __all__ = ["add_demo_arguments", "run_demo"]
 
 _COLLECTOR_ID = "demo-site"
-_PASSWORD = "111111"  # the factory level-1 password of Mercury 230 meters
+_PASSWORD = "111111"  # noqa: S105 - the factory level-1 password of Mercury 230 meters
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--meters", type=int, default=20, help="simulated meters (default 20)")
     parser.add_argument("--buses", type=int, default=2, help="RS-485 lines they share (default 2)")
-    parser.add_argument("--api-port", type=int, default=8080, help="HTTP port (default 8080; 0 = any)")
+    parser.add_argument(
+        "--api-port", type=int, default=8080, help="HTTP port (default 8080; 0 = any)"
+    )
     parser.add_argument("--period-s", type=float, default=10.0, help="poll period (default 10 s)")
     parser.add_argument("--database", default="isu_demo", help="database name (default isu_demo)")
     parser.add_argument("--workdir", type=Path, help="configs and logs (default .local/demo)")
@@ -109,7 +111,9 @@ def _fleet_toml(meters: int, buses: int) -> str:
     return "\n".join(lines)
 
 
-def _collector_toml(layout: dict[str, Any], mqtt: tuple[str, int], period_s: float, workdir: Path) -> str:
+def _collector_toml(
+    layout: dict[str, Any], mqtt: tuple[str, int], period_s: float, workdir: Path
+) -> str:
     lines = [
         f'collector_id = "{_COLLECTOR_ID}"',
         "",
@@ -131,7 +135,10 @@ def _collector_toml(layout: dict[str, Any], mqtt: tuple[str, int], period_s: flo
         lines += [f'host = "{host}"', f"port = {port}", "timeout_s = 1.0", ""]
         for meter in bus["meters"]:
             lines += ["[[bus.meter]]", f'id = "{meter["meter_id"]}"', 'protocol = "mercury230"']
-            lines += [f"address = {meter['address']}", f'password_file = "{workdir / "meter-password"}"']
+            lines += [
+                f"address = {meter['address']}",
+                f'password_file = "{workdir / "meter-password"}"',
+            ]
             lines += ['streams = ["current", "instant", "clock", "info"]', ""]
     return "\n".join(lines)
 
@@ -161,7 +168,9 @@ def _api_toml(dsn: str, port: int) -> str:
 def _ensure_database(services: LocalServices, name: str) -> str:
     try:
         with psycopg.connect(services.postgres.dsn, autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if exists is None:
                 conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.Error as exc:
@@ -246,8 +255,11 @@ def run_demo(args: argparse.Namespace) -> int:
         site.start("api", "api", "--config", str(workdir / "api.toml"))
         site.start("collector", "collector", "--config", str(workdir / "collector.toml"))
         expected = {meter["meter_id"] for bus in layout["buses"] for meter in bus["meters"]}
-        print(f"isu demo: {len(expected)} simulated meters on {len(layout['buses'])} lines; "
-              f"configs and logs in {workdir}", flush=True)
+        print(
+            f"isu demo: {len(expected)} simulated meters on {len(layout['buses'])} lines; "
+            f"configs and logs in {workdir}",
+            flush=True,
+        )
         served: set[str] = set()
         deadline = started + args.ready_timeout_s
         while time.monotonic() < deadline:
@@ -259,11 +271,16 @@ def run_demo(args: argparse.Namespace) -> int:
         elapsed = time.monotonic() - started
         if served != expected:
             missing = ", ".join(sorted(expected - served)[:5])
-            print(f"isu demo: only {len(served)} of {len(expected)} meters served after "
-                  f"{elapsed:.0f} s (missing {missing}…); see {workdir / 'logs'}", file=sys.stderr)
+            print(
+                f"isu demo: only {len(served)} of {len(expected)} meters served after "
+                f"{elapsed:.0f} s (missing {missing}…); see {workdir / 'logs'}",
+                file=sys.stderr,
+            )
             return 1
-        print(f"isu demo: readings of all {len(expected)} meters served {elapsed:.1f} s after start",
-              flush=True)
+        print(
+            f"isu demo: readings of all {len(expected)} meters served {elapsed:.1f} s after start",
+            flush=True,
+        )
         print(f"API: {api}/api/v1/meters", flush=True)
         print(f"API documentation: {api}/api/v1/docs", flush=True)
         if args.exit_when_ready:
