@@ -1,1 +1,1 @@
-"""Meter simulators speaking the real protocols over TCP and serial pseudo-terminals."""
+"""Meter simulators speaking the real protocols over TCP (``isu sim``; docs/simulators.md)."""

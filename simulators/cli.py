@@ -1,0 +1,175 @@
+"""``isu sim``: run simulated meters until SIGINT/SIGTERM (DESIGN §6; docs/simulators.md).
+
+::
+
+    isu sim mercury230 --listen HOST:PORT [--address N] [--meters K] [--seed N] [...]
+    isu sim --config FILE [--control HOST:PORT]
+
+The first line on standard output is one JSON object saying where the fleet listens (ports
+chosen for port 0 included); logs go to standard error. Both forms build the same validated
+fleet description, so an option means what the fleet file's key of the same name means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from core.config import format_validation_error, load_toml
+from core.errors import ConfigError
+from core.tariffs import SINGLE_RATE, THREE_ZONE, TWO_ZONE
+from simulators.mercury230.clock import ScaledClock
+from simulators.mercury230.config import ControlConfig, FleetConfig
+from simulators.mercury230.faults import FaultMode
+from simulators.mercury230.fleet import SimulatorFleet
+from simulators.mercury230.settings import PasswordEncoding
+
+__all__ = ["add_sim_arguments", "build_fleet_config", "run_sim"]
+
+PROTOCOLS = ("mercury230",)
+
+
+def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "protocol", nargs="?", choices=PROTOCOLS, help="simulate one bus of this protocol"
+    )
+    parser.add_argument("--config", type=Path, help="a fleet file (TOML); see deploy/sim/")
+    parser.add_argument(
+        "--listen", default="127.0.0.1:0", help="HOST:PORT of the bus (port 0: pick a free one)"
+    )
+    parser.add_argument("--address", type=int, default=1, help="network address of the first meter")
+    parser.add_argument("--meters", type=int, default=1, help="meters at consecutive addresses")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first meter's load")
+    parser.add_argument("--history-days", type=int, default=7, help="days of history at start")
+    parser.add_argument(
+        "--password-encoding", choices=[e.value for e in PasswordEncoding], default="binary"
+    )
+    parser.add_argument("--password1", default="111111", help="level-1 password (bench use)")
+    parser.add_argument("--password2", default="222222", help="level-2 password (bench use)")
+    parser.add_argument(
+        "--schedule",
+        choices=[s.name for s in (SINGLE_RATE, TWO_ZONE, THREE_ZONE)],
+        default=TWO_ZONE.name,
+    )
+    parser.add_argument("--time-zone", default="Europe/Moscow", help="the meters' local zone")
+    parser.add_argument("--drift-s", type=float, default=0.0, help="meter clock minus true time")
+    parser.add_argument("--one-direction", action="store_true", help="mask A- and R- (FF FF FF FF)")
+    parser.add_argument(
+        "--frozen", action="store_true", help="no load: registers stay where they start"
+    )
+    parser.add_argument("--fault", choices=[mode.value for mode in FaultMode])
+    parser.add_argument("--fault-probability", type=float, default=1.0)
+    parser.add_argument("--fault-delay-s", type=float, default=3.0, help="for --fault slow")
+    parser.add_argument("--control", metavar="HOST:PORT", help="JSON-lines control port")
+    parser.add_argument("--start", help="simulated start time, ISO 8601 with offset")
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="simulated seconds per real second (0: frozen)"
+    )
+
+
+def build_fleet_config(args: argparse.Namespace) -> FleetConfig:
+    """The fleet the arguments describe; :class:`ConfigError` says what is wrong."""
+    if args.config is not None:
+        if args.protocol is not None:
+            raise ConfigError("give either a protocol or --config, not both")
+        config = load_toml(args.config, FleetConfig)
+        if args.control is not None:
+            try:
+                control = ControlConfig(listen=args.control)
+            except ValidationError as exc:
+                raise ConfigError(format_validation_error(exc, "--control")) from exc
+            config = config.model_copy(update={"control": control})
+        return config
+    if args.protocol is None:
+        raise ConfigError("give a protocol (mercury230) or --config FILE")
+    if not 1 <= args.meters <= 240:
+        raise ConfigError("--meters must be 1..240")
+    meter: dict[str, Any] = {
+        "history_days": args.history_days,
+        "password_encoding": args.password_encoding,
+        "password1": args.password1,
+        "password2": args.password2,
+        "schedule": args.schedule,
+        "time_zone": args.time_zone,
+        "drift_s": args.drift_s,
+        "frozen": args.frozen,
+    }
+    if args.one_direction:
+        meter["energy_kinds"] = ["A+", "R+"]
+    if args.fault is not None:
+        meter["fault"] = {
+            "mode": args.fault,
+            "probability": args.fault_probability,
+            "delay_s": args.fault_delay_s,
+        }
+    document: dict[str, Any] = {
+        "protocol": args.protocol,
+        "seed": args.seed,
+        "bus": [
+            {
+                "listen": args.listen,
+                "meter": [{**meter, "address": args.address + i} for i in range(args.meters)],
+            }
+        ],
+    }
+    if args.control is not None:
+        document["control"] = {"listen": args.control}
+    try:
+        return FleetConfig.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, "isu sim")) from exc
+
+
+def _clock(args: argparse.Namespace) -> ScaledClock:
+    start = None
+    if args.start is not None:
+        try:
+            start = datetime.fromisoformat(args.start)
+        except ValueError as exc:
+            raise ConfigError(f"--start {args.start!r} is not ISO 8601") from exc
+        if start.tzinfo is None:
+            raise ConfigError("--start needs an offset (2024-03-01T12:00:00+03:00 or …Z)")
+    if args.speed < 0:
+        raise ConfigError("--speed must not be negative")
+    return ScaledClock(start, args.speed)
+
+
+async def run_sim(args: argparse.Namespace) -> int:
+    """Run until SIGINT or SIGTERM; 0 after a clean stop, 1 when the setup is unusable."""
+    try:
+        config = build_fleet_config(args)
+        fleet = SimulatorFleet.from_config(config, clock=_clock(args))
+        await fleet.start()
+    except ConfigError as exc:
+        print(f"isu sim: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(json.dumps(fleet.describe()), flush=True)
+        await _wait_for_signal()
+    finally:
+        await fleet.close()
+    return 0
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+            installed.append(signum)
+    try:
+        await stop.wait()
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
