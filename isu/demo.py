@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,10 +27,10 @@ import psycopg
 
 from core.errors import ConfigError
 from core.localenv import LocalServices, load_local_services, services_file
+from core.model import ID_PATTERN
 
 __all__ = ["add_demo_arguments", "run_demo"]
 
-_COLLECTOR_ID = "demo-site"
 _PASSWORD = "111111"  # noqa: S105 - the factory level-1 password of Mercury 230 meters
 
 
@@ -40,6 +41,11 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--api-port", type=int, default=8080, help="HTTP port (default 8080; 0 = any)"
     )
     parser.add_argument("--period-s", type=float, default=10.0, help="poll period (default 10 s)")
+    parser.add_argument(
+        "--site-id",
+        default="demo-site",
+        help="the collector's id; the gateway's MQTT client is isu-demo-gateway-SITE",
+    )
     parser.add_argument("--database", default="isu_demo", help="database name (default isu_demo)")
     parser.add_argument("--workdir", type=Path, help="configs and logs (default .local/demo)")
     parser.add_argument("--ready-timeout-s", type=float, default=60.0, help="default 60 s")
@@ -112,10 +118,10 @@ def _fleet_toml(meters: int, buses: int) -> str:
 
 
 def _collector_toml(
-    layout: dict[str, Any], mqtt: tuple[str, int], period_s: float, workdir: Path
+    site: str, layout: dict[str, Any], mqtt: tuple[str, int], period_s: float, workdir: Path
 ) -> str:
     lines = [
-        f'collector_id = "{_COLLECTOR_ID}"',
+        f'collector_id = "{site}"',
         "",
         "[mqtt]",
         f'host = "{mqtt[0]}"',
@@ -143,14 +149,14 @@ def _collector_toml(
     return "\n".join(lines)
 
 
-def _gateway_toml(services: LocalServices, dsn: str) -> str:
+def _gateway_toml(site: str, services: LocalServices, dsn: str) -> str:
     return "\n".join(
         [
             "[mqtt]",
             f'host = "{services.mqtt.host}"',
             f"port = {services.mqtt.port}",
-            'client_id = "isu-demo-gateway"',
-            f'collectors = ["{_COLLECTOR_ID}"]',
+            f'client_id = "isu-demo-gateway-{site}"',
+            f'collectors = ["{site}"]',
             "",
             "[database]",
             f'dsn = "{dsn}"',
@@ -230,6 +236,8 @@ def _read_layout(child: _Child, timeout_s: float) -> dict[str, Any]:
 def run_demo(args: argparse.Namespace) -> int:
     if args.meters < 1 or args.buses < 1 or args.buses > args.meters:
         raise ConfigError("--meters must be at least 1 and --buses between 1 and --meters")
+    if not re.fullmatch(ID_PATTERN, args.site_id):
+        raise ConfigError(f"--site-id {args.site_id!r} may use only letters, digits and ._-")
     services = load_local_services()
     workdir: Path = (args.workdir or services_file().parent / "demo").resolve()
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
@@ -240,7 +248,9 @@ def run_demo(args: argparse.Namespace) -> int:
     api = f"http://127.0.0.1:{api_port}"
 
     (workdir / "fleet.toml").write_text(_fleet_toml(args.meters, args.buses), encoding="utf-8")
-    (workdir / "gateway.toml").write_text(_gateway_toml(services, dsn), encoding="utf-8")
+    (workdir / "gateway.toml").write_text(
+        _gateway_toml(args.site_id, services, dsn), encoding="utf-8"
+    )
     (workdir / "api.toml").write_text(_api_toml(dsn, api_port), encoding="utf-8")
 
     site = _Site(workdir)
@@ -249,7 +259,7 @@ def run_demo(args: argparse.Namespace) -> int:
         sim = site.start("sim", "sim", "--config", str(workdir / "fleet.toml"), capture_stdout=True)
         layout = _read_layout(sim, timeout_s=30)
         mqtt = (services.mqtt.host, services.mqtt.port)
-        collector_toml = _collector_toml(layout, mqtt, args.period_s, workdir)
+        collector_toml = _collector_toml(args.site_id, layout, mqtt, args.period_s, workdir)
         (workdir / "collector.toml").write_text(collector_toml, encoding="utf-8")
         site.start("gateway", "gateway", "--config", str(workdir / "gateway.toml"))
         site.start("api", "api", "--config", str(workdir / "api.toml"))
