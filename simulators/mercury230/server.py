@@ -11,13 +11,11 @@ the answer goes back to that client.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from types import TracebackType
 
-from core.errors import ConfigError
 from drivers.mercury.request import Request
 from drivers.mercury.session import NEED_DATA, ServerSession
+from simulators.listener import TcpListener
 from simulators.mercury230.protocol import TRACE, Bus
 
 __all__ = ["DEFAULT_GAP_S", "BusServer"]
@@ -30,40 +28,19 @@ DEFAULT_GAP_S = 0.1
 _CHUNK = 4096
 
 
-class BusServer:
+class BusServer(TcpListener):
     """Serves one :class:`Bus` on ``host:port`` (port 0 picks a free one; see :attr:`port`)."""
 
     def __init__(
         self, bus: Bus, host: str = "127.0.0.1", port: int = 0, *, gap_s: float = DEFAULT_GAP_S
     ) -> None:
+        super().__init__(f"bus {bus.name}", host, port)
         self.bus = bus
-        self.host = host
-        self._requested_port = port
         self.gap_s = gap_s
-        self._server: asyncio.Server | None = None
         self._line = asyncio.Lock()
-        self._clients: set[asyncio.Task[None]] = set()
-
-    @property
-    def port(self) -> int:
-        """The port actually listened on (after :meth:`start`)."""
-        if self._server is None:
-            return self._requested_port
-        return int(self._server.sockets[0].getsockname()[1])
-
-    @property
-    def listen(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
 
     async def start(self) -> None:
-        try:
-            self._server = await asyncio.start_server(self._accept, self.host, self._requested_port)
-        except OSError as exc:
-            raise ConfigError(
-                f"bus {self.bus.name}: cannot listen on {self.host}:{self._requested_port}: "
-                f"{exc.strerror or exc}"
-            ) from exc
+        await super().start()
         logger.info(
             "bus %s listening on %s with %d meter(s)",
             self.bus.name,
@@ -72,48 +49,14 @@ class BusServer:
             extra={"bus": self.bus.name},
         )
 
-    async def close(self) -> None:
-        if self._server is None:
-            return
-        self._server.close()
-        for task in list(self._clients):
-            task.cancel()
-        if self._clients:
-            await asyncio.gather(*self._clients, return_exceptions=True)
-        await self._server.wait_closed()
-        self._server = None
-
-    async def __aenter__(self) -> BusServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._clients.add(task)
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
-        logger.info(
-            "bus %s: client %s connected", self.bus.name, peer, extra={"bus": self.bus.name}
-        )
+        extra = {"bus": self.bus.name}
+        logger.info("bus %s: client %s connected", self.bus.name, peer, extra=extra)
         try:
             await self._serve(reader, writer)
-        except (ConnectionError, OSError) as exc:
-            logger.info("bus %s: client %s dropped: %s", self.bus.name, peer, exc)
         finally:
-            if task is not None:
-                self._clients.discard(task)
-            writer.close()
-            with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
-                await writer.wait_closed()
-            logger.info("bus %s: client %s gone", self.bus.name, peer, extra={"bus": self.bus.name})
+            logger.info("bus %s: client %s gone", self.bus.name, peer, extra=extra)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = ServerSession()
