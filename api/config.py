@@ -19,12 +19,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from core.config import ConfigModel, load_toml
-from core.errors import ConfigError
+from core.config import ConfigModel, TimeZoneName, load_toml, read_secret
 
 __all__ = ["DEFAULT_TIME_ZONE", "ApiConfig", "DatabaseConfig", "HttpConfig", "load_api_config"]
 
@@ -63,14 +61,9 @@ class DatabaseConfig(ConfigModel):
         """The DSN itself, read from ``dsn_file`` when that is how it is given."""
         if self.dsn is not None:
             return self.dsn.get_secret_value()
-        assert self.dsn_file is not None  # guaranteed by _one_source
-        try:
-            text = self.dsn_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"database.dsn_file {self.dsn_file}: cannot be read: {exc}") from exc
-        if not text:
-            raise ConfigError(f"database.dsn_file {self.dsn_file}: is empty")
-        return text
+        value = read_secret(self.dsn_file, None, "database.dsn_file")
+        assert value is not None  # guaranteed by _one_source
+        return value
 
 
 class ApiConfig(ConfigModel):
@@ -78,16 +71,8 @@ class ApiConfig(ConfigModel):
 
     http: HttpConfig = HttpConfig()
     database: DatabaseConfig
-    time_zone: str = DEFAULT_TIME_ZONE
+    time_zone: TimeZoneName = DEFAULT_TIME_ZONE
 
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
 
 
 def load_api_config(path: str | Path) -> ApiConfig:

@@ -7,14 +7,13 @@ DSN (libpq's ``PGPASSFILE`` / ``PGPASSWORD`` then supply the password). Secrets 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from core.config import ConfigModel, load_toml
+from core.config import ConfigModel, load_toml, read_secret
 from core.errors import ConfigError
 from core.messages import TOPIC_ROOT
 from core.model import ID_PATTERN
@@ -31,20 +30,6 @@ __all__ = [
 
 _CLIENT_ID = r"^[A-Za-z0-9._-]{1,64}$"
 _GROUP = r"^[A-Za-z0-9._-]{1,64}$"
-
-
-def _read_secret(path: Path | None, env: str | None, what: str) -> str | None:
-    if path is not None:
-        try:
-            return path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{what}: cannot read {path}: {exc.strerror or exc}") from exc
-    if env is not None:
-        value = os.environ.get(env)
-        if value is None:
-            raise ConfigError(f"{what}: environment variable {env} is not set")
-        return value
-    return None
 
 
 def _at_most_one(values: Mapping[str, object], section: str) -> None:
@@ -100,7 +85,7 @@ class MqttConfig(ConfigModel):
         return self.tls or self.tls_ca_file is not None
 
     def read_password(self) -> str | None:
-        return _read_secret(self.password_file, self.password_env, "[mqtt] password")
+        return read_secret(self.password_file, self.password_env, "[mqtt] password")
 
 
 class DatabaseConfig(ConfigModel):
@@ -127,7 +112,7 @@ class DatabaseConfig(ConfigModel):
     def read_dsn(self) -> str:
         if self.dsn is not None:
             return self.dsn.get_secret_value()
-        value = _read_secret(self.dsn_file, self.dsn_env, "[database] dsn")
+        value = read_secret(self.dsn_file, self.dsn_env, "[database] dsn")
         if not value:
             raise ConfigError("[database] dsn: the file or variable is empty")
         return value

@@ -168,7 +168,7 @@ def test_secrets_come_from_a_file_or_the_environment(
 
 def test_unreadable_password_file_is_a_config_error(tmp_path: Path) -> None:
     config = _load(tmp_path, MINIMAL + f'password_file = "{tmp_path / "absent"}"\n')
-    with pytest.raises(ConfigError, match=r"meter m-001: password_file .* cannot be read"):
+    with pytest.raises(ConfigError, match=r"meter m-001: password_file: .* cannot be read"):
         read_secret(config.buses[0].meters[0], "meter m-001")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigModel, load_toml
+from core.config import ConfigModel, TimeZoneName, load_toml, read_secret
 from core.errors import ConfigError
 from core.obis import INSTANT_CHANNELS, EnergyKind, energy_obis, interval_obis, parse_energy_obis
 from core.tariffs import SINGLE_RATE, THREE_ZONE, TWO_ZONE, ZoneSchedule, schedule_named
@@ -87,3 +87,38 @@ def test_load_toml_validates_and_names_the_key(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="no such configuration file"):
         load_toml(tmp_path / "missing.toml", _Sample)
+
+
+def test_read_secret_from_a_file_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret\n")
+    assert read_secret(secret, None, "[mqtt] password") == "s3cret"
+    monkeypatch.setenv("ISU_TEST_SECRET", "from-env")
+    assert read_secret(None, "ISU_TEST_SECRET", "[mqtt] password") == "from-env"
+    assert read_secret(None, None, "[mqtt] password") is None
+
+
+def test_read_secret_errors_name_the_source_never_the_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigError, match=r"\[mqtt\] password: .*absent cannot be read"):
+        read_secret(tmp_path / "absent", None, "[mqtt] password")
+    monkeypatch.delenv("ISU_TEST_MISSING", raising=False)
+    with pytest.raises(ConfigError, match="ISU_TEST_MISSING is not set"):
+        read_secret(None, "ISU_TEST_MISSING", "[mqtt] password")
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(ConfigError, match="is empty"):
+        read_secret(empty, None, "[mqtt] password")
+
+
+class _Zoned(ConfigModel):
+    time_zone: TimeZoneName = "Europe/Moscow"
+
+
+def test_time_zone_names_are_checked() -> None:
+    assert _Zoned(time_zone="Asia/Yekaterinburg").time_zone == "Asia/Yekaterinburg"
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        _Zoned(time_zone="Mars/Olympus")
