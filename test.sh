@@ -29,7 +29,7 @@ ruff check . || failed+=("ruff")
 
 step "mypy"
 packages=()
-for dir in core drivers collector gateway timeseries api simulators isu; do
+for dir in core drivers collector gateway timeseries api simulators isu bench; do
     if [ -d "$dir" ] && [ -n "$(find "$dir" -name '*.py' -print -quit)" ]; then
         packages+=("$dir")
     fi
