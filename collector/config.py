@@ -18,7 +18,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from core.config import ConfigModel, TimeZoneName, load_toml
 from core.config import read_secret as read_file_or_env
 from core.model import ID_PATTERN, Stream
-from drivers.base import available_protocols
+from drivers.base import available_protocols, supported_streams
 
 __all__ = [
     "BusConfig",
@@ -118,6 +118,16 @@ class MeterConfig(_SecretSource):
         for key in ("level", "password_encoding"):
             if key in self.options:
                 raise ValueError(f"set {key} on the meter, not in its options")
+        return self
+
+    @model_validator(mode="after")
+    def _streams_supported(self) -> MeterConfig:
+        unsupported = [s.value for s in self.streams if s not in supported_streams(self.protocol)]
+        if unsupported:
+            raise ValueError(
+                f"protocol {self.protocol} cannot read {', '.join(unsupported)} (yet); "
+                f"it reads {', '.join(sorted(s.value for s in supported_streams(self.protocol)))}"
+            )
         return self
 
     def driver_options(self) -> dict[str, Any]:

@@ -6,31 +6,12 @@ from pydantic import SecretStr
 
 from collector.backoff import Backoff
 from collector.config import BusConfig, MeterConfig, read_secret
-from core.errors import ConnectionLostError, IsuError
+from core.errors import IsuError
 from core.messages import MeterState
 from core.model import utc_now
-from drivers.base import MeterEndpoint, create_driver
+from drivers.base import MeterEndpoint, check_endpoint
 
 __all__ = ["MeterRuntime"]
-
-
-class _Unopened:
-    """A stand-in stream for checking a driver's configuration; any I/O on it fails."""
-
-    def __init__(self, where: str) -> None:
-        self.description = where
-
-    async def write(self, data: bytes) -> None:
-        raise ConnectionLostError(f"{self.description}: not opened")
-
-    async def read_some(self, timeout_s: float) -> bytes:
-        raise ConnectionLostError(f"{self.description}: not opened")
-
-    async def discard_input(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
 
 
 class MeterRuntime:
@@ -50,9 +31,7 @@ class MeterRuntime:
             time_zone=meter.time_zone,
             options=meter.driver_options(),
         )
-        # Build the driver once against a stream that is never opened, so that the driver's
-        # own checks of its options (level, zones…) fail at start-up, not at the first read.
-        create_driver(_Unopened(bus.where), self.endpoint)
+        check_endpoint(self.endpoint, bus.where)
         self.backoff = Backoff(period_s, max(period_s, backoff_max_s))
         #: Event-loop time of the next read; ``None``: read as soon as the bus is free.
         self.due_at: float | None = None

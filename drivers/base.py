@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
-from core.errors import ConfigError, IsuError
+from core.errors import ConfigError, ConnectionLostError, IsuError
 from core.model import ClockItem, EventItem, InfoItem, ReadingItem, Stream
 from drivers.transport.stream import ByteStream
 
@@ -22,8 +22,10 @@ __all__ = [
     "MeterEndpoint",
     "ReadResult",
     "available_protocols",
+    "check_endpoint",
     "create_driver",
     "register_driver",
+    "supported_streams",
 ]
 
 
@@ -114,6 +116,42 @@ def create_driver(stream: ByteStream, endpoint: MeterEndpoint) -> MeterDriver:
             f"known: {', '.join(sorted(_REGISTRY))}"
         ) from exc
     return factory(stream, endpoint)
+
+
+def supported_streams(protocol: str) -> frozenset[Stream]:
+    """The streams a protocol's driver can read (all streams when the driver does not say)."""
+    _load_builtin()
+    try:
+        factory = _REGISTRY[protocol]
+    except KeyError as exc:
+        raise ConfigError(f"unknown protocol {protocol!r}") from exc
+    streams = getattr(factory, "supported_streams", None)
+    return frozenset(streams) if streams is not None else frozenset(Stream)
+
+
+class _UnopenedStream:
+    """A stream that is never opened: any I/O on it fails."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+
+    async def write(self, data: bytes) -> None:
+        raise ConnectionLostError(f"{self.description}: not opened")
+
+    async def read_some(self, timeout_s: float) -> bytes:
+        raise ConnectionLostError(f"{self.description}: not opened")
+
+    async def discard_input(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def check_endpoint(endpoint: MeterEndpoint, where: str = "unopened") -> None:
+    """Build the endpoint's driver without any I/O, so that its own checks (options, address,
+    password encoding…) fail at start-up with a :class:`ConfigError`, not at the first read."""
+    create_driver(_UnopenedStream(where), endpoint)
 
 
 def _load_builtin() -> None:

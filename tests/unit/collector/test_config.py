@@ -189,3 +189,9 @@ def test_sample_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ISU_MQTT_PASSWORD", "x")
     config = load_config(REPO / "deploy" / "collector.sample.toml")
     assert [len(bus.meters) for bus in config.buses] == [2]
+
+
+def test_a_stream_the_protocol_cannot_read_is_refused_at_start_up(tmp_path: Path) -> None:
+    text = MINIMAL + 'streams = ["current", "daily"]\n'
+    with pytest.raises(ConfigError, match=f"protocol {FAKE_PROTOCOL} cannot read daily"):
+        _load(tmp_path, text)

@@ -122,3 +122,20 @@ def test_time_zone_names_are_checked() -> None:
     assert _Zoned(time_zone="Asia/Yekaterinburg").time_zone == "Asia/Yekaterinburg"
     with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
         _Zoned(time_zone="Mars/Olympus")
+
+
+def test_drivers_are_checked_without_io_and_say_what_they_read() -> None:
+    from core.model import Stream
+    from drivers.base import MeterEndpoint, check_endpoint, supported_streams
+
+    assert supported_streams("mercury230") == {
+        Stream.CURRENT,
+        Stream.INSTANT,
+        Stream.CLOCK,
+        Stream.INFO,
+    }
+    check_endpoint(MeterEndpoint(meter_id="m1", protocol="mercury230", address=17))
+    with pytest.raises(ConfigError, match="m1"):
+        check_endpoint(MeterEndpoint(meter_id="m1", protocol="mercury230", address=0xFE))
+    with pytest.raises(ConfigError, match="unknown protocol"):
+        supported_streams("nosuch")
