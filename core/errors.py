@@ -25,6 +25,7 @@ with ``raise … from exc`` so that callers only ever handle this tree::
     ├── PublishError                 MQTT publish or broker connection failed     (retried)
     ├── MessageError                 an MQTT payload the gateway cannot accept    (dead-lettered)
     └── StorageError                 the database or the disk queue failed        (retried)
+        └── RejectedDataError        the database refuses the data itself         (dead-lettered)
 
 ``retryable`` on each class is the default policy; the collector and the gateway consult it.
 Messages name the meter and the point, never a secret.
@@ -47,6 +48,7 @@ __all__ = [
     "ObjectUnavailableError",
     "ProtocolError",
     "PublishError",
+    "RejectedDataError",
     "RemoteProtocolError",
     "SessionExpiredError",
     "StorageError",
@@ -160,3 +162,17 @@ class StorageError(IsuError):
     """The database or the on-disk queue failed."""
 
     retryable = True
+
+
+class RejectedDataError(StorageError):
+    """The database refuses the data itself (a constraint, a value out of range): a retry
+    cannot help, so the offending message is dead-lettered.
+
+    ``detail`` is the server's one-line reason, without connection details.
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail

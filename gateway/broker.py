@@ -83,6 +83,8 @@ class BrokerLink:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self._subscribe_mid: int | None = None
         self._lock = threading.Lock()
         self._generation = 0
         self._stopping = False
@@ -177,11 +179,33 @@ class BrokerLink:
             ", ".join(self._config.topic_filters),
         )
         if self._v5:
-            client.subscribe(
+            _, mid = client.subscribe(
                 [(topic, SubscribeOptions(qos=1)) for topic in self._config.topic_filters]
             )
         else:
-            client.subscribe([(topic, 1) for topic in self._config.topic_filters])
+            _, mid = client.subscribe([(topic, 1) for topic in self._config.topic_filters])
+        self._subscribe_mid = mid
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        # Connected means subscribed: only after the SUBACK is every message routed to us.
+        if mid != self._subscribe_mid:
+            return
+        refused = [code for code in reason_codes if code.is_failure]
+        if refused:
+            logger.error(
+                "broker %s refused the subscription to %s: %s",
+                self.where,
+                ", ".join(self._config.topic_filters),
+                ", ".join(str(code) for code in refused),
+            )
+            return
         self.connected.set()
         self._metrics.connected.set(1)
 

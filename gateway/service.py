@@ -26,7 +26,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from core.errors import ConfigError, IsuError, StorageError
+from core.errors import ConfigError, IsuError, RejectedDataError, StorageError
 from core.messages import ReadingsMessage
 from gateway.batching import (
     BatchPlan,
@@ -40,7 +40,7 @@ from gateway.batching import (
 from gateway.broker import BrokerLink
 from gateway.config import GatewayConfig
 from gateway.metrics import GatewayMetrics
-from timeseries.store import RejectedDataError, Store, WriteResult
+from timeseries.store import Store, WriteResult
 
 __all__ = ["Gateway", "run_gateway"]
 

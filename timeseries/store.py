@@ -25,27 +25,14 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
-from core.errors import StorageError
+from core.errors import RejectedDataError, StorageError
 from core.messages import ReadingsMessage
 from timeseries.migrate import apply_migrations
 from timeseries.rows import DeadLetter, batch_rows, dedupe_dead_letters
 
-__all__ = ["RejectedDataError", "Store", "WriteResult", "describe_dsn"]
+__all__ = ["Store", "WriteResult", "describe_dsn"]
 
 logger = logging.getLogger(__name__)
-
-
-class RejectedDataError(StorageError):
-    """The database refused the data itself (SQLSTATE class 22 or 23): retrying cannot help.
-
-    ``detail`` is the server's one-line reason (for a dead letter), without the connection.
-    """
-
-    retryable = False
-
-    def __init__(self, message: str, detail: str) -> None:
-        super().__init__(message)
-        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,11 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from core.errors import StorageError
+from core.errors import RejectedDataError, StorageError
 from core.messages import ReadingsMessage, build_message
 from core.model import ClockItem, EventItem, InfoItem, Quality, ReadingItem, Stream
 from timeseries.rows import DeadLetter
-from timeseries.store import RejectedDataError, Store
+from timeseries.store import Store
 
 T0 = datetime(2024, 3, 1, 0, 0, tzinfo=UTC)
 READ_AT = datetime(2024, 3, 1, 0, 5, tzinfo=UTC)
