@@ -1,4 +1,4 @@
-"""The «Показания» tab (research/seeds-requirements.md §1.7) built from stored rows; no I/O.
+"""The cabinet's «Показания» tab (docs/api.md) built from stored rows; no I/O.
 
 A register block (end of day, end of billing period, current values) is one snapshot: the values
 of the stream at its newest ``ts``, which is the block's ``as_of``. The interval block is the

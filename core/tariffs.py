@@ -1,4 +1,4 @@
-"""Tariff-zone schedules of the day (research/domain.md: FTS order № 1473-э, local time).
+"""Tariff-zone schedules of the day (docs/reference/domain.md: FTS order № 1473-э, local time).
 
 Zone numbering follows the cabinet: T1 day or peak, T2 night, T3 semi-peak. A schedule is a list
 of ``(start, zone)`` switch points over one local day; the zone of a moment is that of the last

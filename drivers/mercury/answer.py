@@ -1,5 +1,5 @@
-"""What answers a request: its expected length and its typed payload (mercury-protocol.md §1.2,
-§1.4, §1.7–§1.11).
+"""What answers a request: its expected length and its typed payload
+(docs/reference/mercury-protocol.md §1.2, §1.4, §1.7–§1.11).
 
 ::
 

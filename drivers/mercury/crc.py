@@ -1,4 +1,4 @@
-"""CRC-16/MODBUS as the Mercury 230 family uses it (mercury-protocol.md §1.2).
+"""CRC-16/MODBUS as the Mercury 230 family uses it (docs/reference/mercury-protocol.md §1.2).
 
 ::
 

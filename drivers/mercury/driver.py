@@ -2,7 +2,7 @@
 
 One ``read()`` opens the channel (level and password from the endpoint), reads the streams asked
 for and closes the channel. Status 5 (channel not open, after 240 s idle) reopens once and
-retries the request (mercury-protocol.md §6.11). A stream that fails lands in
+retries the request (docs/reference/mercury-protocol.md §6.11). A stream that fails lands in
 ``ReadResult.errors``; one that succeeds is complete, never half read.
 
 ``endpoint.options`` are described in ``options.py``; in "phases" mode a meter that answers

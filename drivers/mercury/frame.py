@@ -1,4 +1,5 @@
-"""Mercury 230 family response frames and wire codes (mercury-protocol.md §1.2–§1.4, §1.7, §1.8).
+"""Mercury 230 family response frames and wire codes
+(docs/reference/mercury-protocol.md §1.2–§1.4, §1.7, §1.8).
 
 ::
 

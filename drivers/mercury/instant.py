@@ -1,5 +1,5 @@
 """Auxiliary (instantaneous) values: the BWRI selector and the 3- and 4-byte value layouts
-(mercury-protocol.md §1.8; DOC3 §4.4 figs. 4.22–4.29).
+(docs/reference/mercury-protocol.md §1.8; DOC3 §4.4 figs. 4.22–4.29).
 
 ::
 

@@ -1,9 +1,9 @@
 """``endpoint.options`` of the ``mercury230`` driver, validated once when the driver is built.
 
 ``level`` 1|2 (default 1), ``password_encoding`` "binary"|"ascii" (default "binary"; "D" meters
-want ascii, mercury-protocol.md §1.4), ``zones`` (tariff zones read besides the sum, default
-[1, 2, 3, 4]), ``instant_mode`` "phases" (08 16, all phases per request; default) or "single"
-(08 11, one value per request, for meters without 08 16).
+want ascii, docs/reference/mercury-protocol.md §1.4), ``zones`` (tariff zones read besides the
+sum, default [1, 2, 3, 4]), ``instant_mode`` "phases" (08 16, all phases per request; default)
+or "single" (08 11, one value per request, for meters without 08 16).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Password bytes of the open-channel request (mercury-protocol.md §1.4, pitfall §6.2).
+"""Password bytes of the open-channel request
+(docs/reference/mercury-protocol.md §1.4, pitfall §6.2).
 
 ::
 

@@ -1,6 +1,6 @@
 """Records and identity blocks of the Mercury 230 family: journal records (04 JJ REC), the
 average-power profile (08 13/15, 06), the execution variant (08 12) and the passport (08 01)
-(mercury-protocol.md §1.8, §1.10, §1.11; DOC3 §4.2, §4.4, §4.5).
+(docs/reference/mercury-protocol.md §1.8, §1.10, §1.11; DOC3 §4.2, §4.4, §4.5).
 
 ::
 
@@ -121,7 +121,7 @@ class ProfilePointer:
     """08 13/15: where the last profile record is, and its header.
 
     ``pointer`` is kept as sent: a record index on firmware ≥ 9 (×16 for the byte address),
-    a byte address before (mercury-protocol.md §1.10, conflict resolved by firmware).
+    a byte address before (docs/reference/mercury-protocol.md §1.10, conflict resolved by firmware).
     """
 
     pointer: int

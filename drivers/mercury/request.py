@@ -1,4 +1,5 @@
-"""Mercury 230 family request frames (mercury-protocol.md §1.2, §1.4, §1.7, §1.8, §1.10, §1.11).
+"""Mercury 230 family request frames
+(docs/reference/mercury-protocol.md §1.2, §1.4, §1.7, §1.8, §1.10, §1.11).
 
 ::
 

@@ -1,5 +1,5 @@
 """Sans-IO sessions of the Mercury 230 family: the collector's (client) and a simulator's (server)
-(mercury-protocol.md §1.2, §1.4, §1.5, pitfalls §6.1, §6.11, §6.12).
+(docs/reference/mercury-protocol.md §1.2, §1.4, §1.5, pitfalls §6.1, §6.11, §6.12).
 
 ::
 

@@ -1,6 +1,7 @@
-"""Decoders and encoders of the Mercury 230 family's data fields (mercury-protocol.md §1.7, §1.8,
-§1.11; DOC3 §4.2–§4.4). Every ``from_bytes`` takes the DATA part of an answer (no address, no
-CRC) and has its inverse ``to_bytes`` so that simulators build answers with the same code.
+"""Decoders and encoders of the Mercury 230 family's data fields
+(docs/reference/mercury-protocol.md §1.7, §1.8, §1.11; DOC3 §4.2–§4.4). Every ``from_bytes``
+takes the DATA part of an answer (no address, no CRC) and has its inverse ``to_bytes`` so that
+simulators build answers with the same code.
 
 ::
 

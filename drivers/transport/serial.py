@@ -1,10 +1,10 @@
 """Serial byte stream (RS-485 / RS-232 adapters) on pyserial-asyncio-fast.
 
 Two-wire RS-485 adapters often hear their own transmission: with ``echo=True`` the stream reads
-back exactly what it wrote and drops it before the answer is looked at (mercury-protocol.md
-§6.1 — on Mercury meters an echoed test-channel request looks like a valid answer, so echo must
-be removed here, never guessed at by the protocol). Frame ends are found by the protocol from
-lengths; the transport never waits for inter-byte gaps.
+back exactly what it wrote and drops it before the answer is looked at (docs/reference/mercury-
+protocol.md §6.1 — on Mercury meters an echoed test-channel request looks like a valid answer,
+so echo must be removed here, never guessed at by the protocol). Frame ends are found by the
+protocol from lengths; the transport never waits for inter-byte gaps.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The communication channel («канал связи») of one simulated meter (mercury-protocol.md §1.4).
+"""The communication channel («канал связи») of one simulated meter
+(docs/reference/mercury-protocol.md §1.4).
 
 After a successful open the channel stays open for 240 s; every valid request restarts the
 timer. When it lapses the meter answers status 5 to everything except the requests that need no

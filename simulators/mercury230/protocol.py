@@ -1,7 +1,7 @@
 """Mercury 230 in the server role: a bus of simulated meters answering requests (sans-IO).
 
 Requests and answers are the shared codec's (``drivers.mercury``); this module only decides
-what a meter says (mercury-protocol.md §1.3, §1.4, §1.7, §1.8, §1.11)::
+what a meter says (docs/reference/mercury-protocol.md §1.3, §1.4, §1.7, §1.8, §1.11)::
 
     00 test channel                 ADDR 00 CRC, identical to the request       no channel needed
     01 open channel 1/2             status 0, or 3 on a wrong password/level    no channel needed

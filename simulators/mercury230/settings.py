@@ -1,6 +1,6 @@
 """What a simulated Mercury 230 is: identity, passwords, supported energy kinds, tariffs, time.
 
-The defaults describe a factory-fresh non-"D" meter (research/mercury-protocol.md §1.3–1.4):
+The defaults describe a factory-fresh non-"D" meter (docs/reference/mercury-protocol.md §1.3–1.4):
 binary passwords "111111" / "222222", the network address derived from the serial number, all
 four energy kinds, the two-zone schedule in Moscow time, winter season.
 """

@@ -32,7 +32,7 @@ def zones(code: str, *values: str) -> dict[str, str]:
 @pytest.fixture
 def dsn(fresh_database: str) -> str:
     with psycopg.connect(fresh_database, autocommit=True) as conn:
-        # Moscow, ratio 1: the cabinet's example (research/seeds-requirements.md §1.7)
+        # Moscow, ratio 1: the cabinet's example (the cabinet manual's «Показания» tab, docs/api.md)
         insert_meter(conn, "M230-0042", serial_number="22305560", registered=True)
         insert_registers(
             conn,

@@ -2,7 +2,8 @@
 
 The fake meter answers only the exact request bytes it was scripted with and stays silent
 otherwise, so a byte-order mistake in the driver cannot cancel itself out. Recorded frames come
-from mercury-protocol.md §3.1–§3.4 (tests/unit/mercury/vectors.py names each with its source);
+from docs/reference/mercury-protocol.md §3.1–§3.4 (tests/unit/mercury/vectors.py names each
+with its source);
 frames the document lacks are written here as literal bodies whose CRC a bitwise CRC-16/MODBUS
 of this module computes, independent of the driver's table-driven one.
 """

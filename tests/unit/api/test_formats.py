@@ -26,7 +26,7 @@ YEKATERINBURG = ZoneInfo("Asia/Yekaterinburg")
 @pytest.mark.parametrize(
     ("value", "text"),
     [
-        # research/seeds-requirements.md §1.7, the end-of-period example of the cabinet
+        # the end-of-period example of the cabinet manual's «Показания» tab (docs/api.md)
         (Decimal("8.116"), "8.116"),
         (Decimal("8.05"), "8.050"),
         (Decimal(0), "0.000"),

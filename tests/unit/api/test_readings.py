@@ -20,7 +20,7 @@ MOSCOW = ZoneInfo("Europe/Moscow")
 SNAPSHOT = datetime(2026, 10, 31, 21, 0, tzinfo=UTC)  # 1 November 00:00 in Moscow
 ONE = Decimal(1)
 
-# research/seeds-requirements.md §1.7, end of billing period (values as the cabinet shows them)
+# end of billing period, values as the cabinet manual's «Показания» tab shows them (docs/api.md)
 SEED_PERIOD_END = {
     1: ("8.05", "0.066", "0", "8.116"),  # A+
     2: ("2.001", "0.012", "0", "2.013"),  # A-

@@ -182,7 +182,7 @@ def test_server_skips_bad_crc_and_finds_the_next_request() -> None:
 
 
 def test_server_returns_unmodelled_requests_raw() -> None:
-    # DOC3 §1.6 time correction 03 0D (CRC computed by the research note): a write.
+    # DOC3 §1.6 time correction 03 0D (CRC computed here): a write.
     correction = bytes.fromhex("80 03 0D 30 55 10 67 E4")
     level3 = append_crc(bytes.fromhex("30 01 03 01 01 01 01 01 01"))
     server = ServerSession()

@@ -1,4 +1,5 @@
-"""Field decoders and encoders: the pitfalls of mercury-protocol.md §6 and the edges of each."""
+"""Field decoders and encoders: the pitfalls of docs/reference/mercury-protocol.md §6 and the
+edges of each."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ U = Bwri(Quantity.VOLTAGE, 1)
 
 
 def test_crc_examples_of_doc3_appendix_b() -> None:
-    # mercury-protocol.md §1.2: DOC3 Appendix Б examples 00 00 01 B0 and 01 00 00 20
+    # docs/reference/mercury-protocol.md §1.2: DOC3 Appendix Б examples 00 00 01 B0 and 01 00 00 20
     assert append_crc(b"\x00\x00") == bytes.fromhex("00 00 01 B0")
     assert append_crc(b"\x01\x00") == bytes.fromhex("01 00 00 20")
     assert crc16_modbus(b"123456789") == 0x4B37  # the CRC-16/MODBUS check value

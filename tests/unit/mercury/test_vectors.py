@@ -1,6 +1,6 @@
-"""Every byte vector of mercury-protocol.md §3.1–§3.4: requests built by our builders equal the
-documented bytes and parse back; answers decode to the documented meaning and re-encode byte
-for byte."""
+"""Every byte vector of docs/reference/mercury-protocol.md §3.1–§3.4: requests built by our
+builders equal the documented bytes and parse back; answers decode to the documented meaning and
+re-encode byte for byte."""
 
 from __future__ import annotations
 

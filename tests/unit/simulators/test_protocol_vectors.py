@@ -1,8 +1,8 @@
 """The simulator answers the documented Mercury 230 requests byte for byte.
 
-Vectors from research/mercury-protocol.md §3.1 (WB unit tests, address 00, one meter on the
+Vectors from docs/reference/mercury-protocol.md §3.1 (WB unit tests, address 00, one meter on the
 line), §3.2 (real meter at address 0x30, PyPI mercury-base 1.6 cache) and §3.4 (DOC3 examples,
-CRC computed in the research notes). Each simulated meter is configured with the state the
+CRC computed here). Each simulated meter is configured with the state the
 vector documents; loads are frozen and instantaneous values pinned where a vector needs them.
 
 Deferred (the simulator answers status 1 to these for now, or they need state it does not keep):
@@ -61,7 +61,7 @@ M6_VARIANT = (H("30 08 12 F6 02"), H("30 B4 E3 C2 95 57 40 E7 35"))
 M7_FIRMWARE_CRC = (H("30 08 26 F7 D5"), H("30 4E 51 85 93"))
 M8_RATIOS = (H("30 08 02 F7 CE"), H("30 00 01 00 01 F4 04"))
 
-# -- §3.4 DOC3 examples (payloads from DOC3, CRC computed in the research notes) ---------------
+# -- §3.4 DOC3 examples (payloads from DOC3, CRC computed here) ---------------
 D_TEST = (H("80 00 60 70"), H("80 00 60 70"))
 # DOC3 prints no answer to the opens and the close: status 0 is ``80 00`` + CRC ``60 70``.
 D_OPEN_ASCII = (H("80 01 01 31 31 31 31 31 31 48 A8"), H("80 00 60 70"))
