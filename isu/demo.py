@@ -233,6 +233,10 @@ def _read_layout(child: _Child, timeout_s: float) -> dict[str, Any]:
     return layout
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_demo(args: argparse.Namespace) -> int:
     if args.meters < 1 or args.buses < 1 or args.buses > args.meters:
         raise ConfigError("--meters must be at least 1 and --buses between 1 and --meters")
@@ -255,6 +259,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     site = _Site(workdir)
     started = time.monotonic()
+    signal.signal(signal.SIGTERM, _interrupt)  # a plain kill stops the whole site too
     try:
         sim = site.start("sim", "sim", "--config", str(workdir / "fleet.toml"), capture_stdout=True)
         layout = _read_layout(sim, timeout_s=30)
