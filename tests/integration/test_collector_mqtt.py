@@ -341,10 +341,10 @@ async def test_acks_sent_while_the_collector_is_away_are_delivered_on_return(
         assert len(gw.data()) == 2
 
 
-def test_last_will_says_offline_when_the_process_dies(
-    tmp_path: Path, mqtt_address: tuple[str, int], topic_prefix_id: str
-) -> None:
-    cid = topic_prefix_id
+def start_collector_process(
+    tmp_path: Path, mqtt_address: tuple[str, int], cid: str
+) -> subprocess.Popen[bytes]:
+    """``isu collector`` as a separate process, with a bus-less configuration."""
     host, port = mqtt_address
     config = tmp_path / "collector.toml"
     config.write_text(
@@ -352,33 +352,31 @@ def test_last_will_says_offline_when_the_process_dies(
         f"[queue]\npath = {json.dumps(str(tmp_path / 'q.sqlite3'))}\n",
         encoding="utf-8",
     )
-    code = (
-        "import argparse, logging, sys; from collector.cli import add_collector_arguments, run; "
-        "logging.basicConfig(level=logging.INFO); p = argparse.ArgumentParser(); "
-        "add_collector_arguments(p); sys.exit(run(p.parse_args(sys.argv[1:])))"
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-c", code, "--config", str(config)],
+    return subprocess.Popen(
+        [sys.executable, "-m", "isu", "collector", "--config", str(config)],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+async def wait_for_status(mqtt_address: tuple[str, int], cid: str, status: bytes) -> None:
+    deadline = time.monotonic() + 15
+    while await retained(mqtt_address, status_topic(cid)) != status:
+        assert time.monotonic() < deadline, f"the collector's status never became {status!r}"
+        await asyncio.sleep(0.1)
+
+
+def test_last_will_says_offline_when_the_process_dies(
+    tmp_path: Path, mqtt_address: tuple[str, int], topic_prefix_id: str
+) -> None:
+    process = start_collector_process(tmp_path, mqtt_address, topic_prefix_id)
     try:
-
-        async def scenario() -> None:
-            deadline = time.monotonic() + 15
-            while await retained(mqtt_address, status_topic(cid)) != b"online":
-                assert time.monotonic() < deadline, "collector never came online"
-                await asyncio.sleep(0.1)
-            process.send_signal(signal.SIGKILL)
-            process.wait(5)
-            deadline = time.monotonic() + 10
-            while await retained(mqtt_address, status_topic(cid)) != b"offline":
-                assert time.monotonic() < deadline, "no Last Will"
-                await asyncio.sleep(0.1)
-
-        asyncio.run(scenario())
+        asyncio.run(wait_for_status(mqtt_address, topic_prefix_id, b"online"))
+        process.send_signal(signal.SIGKILL)
+        process.wait(5)
+        asyncio.run(wait_for_status(mqtt_address, topic_prefix_id, b"offline"))  # the Last Will
     finally:
         if process.poll() is None:
             process.kill()
@@ -388,36 +386,13 @@ def test_last_will_says_offline_when_the_process_dies(
 def test_sigterm_stops_cleanly_with_offline(
     tmp_path: Path, mqtt_address: tuple[str, int], topic_prefix_id: str
 ) -> None:
-    cid = topic_prefix_id
-    host, port = mqtt_address
-    config = tmp_path / "collector.toml"
-    config.write_text(
-        f'collector_id = "{cid}"\n[mqtt]\nhost = "{host}"\nport = {port}\n'
-        f"[queue]\npath = {json.dumps(str(tmp_path / 'q.sqlite3'))}\n",
-        encoding="utf-8",
-    )
-    code = (
-        "import argparse, sys; from collector.cli import add_collector_arguments, run; "
-        "p = argparse.ArgumentParser(); add_collector_arguments(p); "
-        "sys.exit(run(p.parse_args(sys.argv[1:])))"
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-c", code, "--config", str(config)],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    process = start_collector_process(tmp_path, mqtt_address, topic_prefix_id)
     try:
-
-        async def scenario() -> None:
-            deadline = time.monotonic() + 15
-            while await retained(mqtt_address, status_topic(cid)) != b"online":
-                assert time.monotonic() < deadline, "collector never came online"
-                await asyncio.sleep(0.1)
-
-        asyncio.run(scenario())
+        asyncio.run(wait_for_status(mqtt_address, topic_prefix_id, b"online"))
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0
-        assert asyncio.run(retained(mqtt_address, status_topic(cid))) == b"offline"
+        status = asyncio.run(retained(mqtt_address, status_topic(topic_prefix_id)))
+        assert status == b"offline"
     finally:
         if process.poll() is None:
             process.kill()
