@@ -42,7 +42,9 @@ fi
 
 step "pytest $*"
 rc=0
-pytest "$@" || rc=$?
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+pytest "$@" 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
 if [ "$rc" -eq 5 ]; then
     echo "pytest collected no tests: that is a failure"
 fi
@@ -50,6 +52,16 @@ fi
 
 if [ "${#failed[@]}" -gt 0 ]; then
     printf '\nFAILED: %s\n' "${failed[*]}"
-    exit 1
 fi
-printf '\nall checks passed\n'
+# The closing line: pytest's counts in the plain form "N passed, N failed[, N skipped]".
+python3 - "$log" <<'PY'
+import re, sys
+text = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+summary = [line for line in text.splitlines() if re.search(r"\d+ (passed|failed|error)", line)]
+counts = dict.fromkeys(("passed", "failed", "errors", "skipped"), 0)
+for number, word in re.findall(r"(\d+) (passed|failed|errors?|skipped)", summary[-1] if summary else ""):
+    counts["errors" if word.startswith("error") else word] = int(number)
+line = f"tests: {counts['passed']} passed, {counts['failed'] + counts['errors']} failed"
+print(line + (f", {counts['skipped']} skipped" if counts["skipped"] else ""))
+PY
+[ "${#failed[@]}" -eq 0 ]
