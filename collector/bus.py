@@ -1,6 +1,6 @@
 """One physical bus: its byte stream, its lock and the schedule of the meters on it.
 
-Isolation rules (peers §2.1, §2.7):
+Isolation rules (what field users of other gateways lose: one dead device stalling the rest):
 
 - one request in flight per bus: :attr:`BusPoller.lock` is held around opening the stream and
   each driver call, whoever calls;
@@ -11,13 +11,19 @@ Isolation rules (peers §2.1, §2.7):
   reused stream (converters drop idle ones) gets one fresh retry before the meter is charged;
 - a port that will not open is retried with its own backoff, without charging any meter's;
 - an exception outside the error tree (a bug) is logged and counted and the bus goes on.
+
+Catch-up: history streams (archives, profiles, journals) are read ``since`` the newest item the
+ledger says was read and stored, each in its own driver read; the ledger advances in the same
+queue transaction as the messages, so what a meter still holds is read exactly once after any
+outage of the collector, the link or the broker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -34,12 +40,14 @@ from core.errors import (
     TransportTimeoutError,
 )
 from core.messages import MeterState, ReadingsMessage, build_message
-from drivers.base import ReadResult, create_driver
+from core.model import Stream, utc_now
+from drivers.base import HISTORY_STREAMS, MeterDriver, ReadResult, create_driver
 from drivers.transport.stream import ByteStream
 from drivers.transport.tcp import open_tcp
 
 __all__ = [
     "BusPoller",
+    "LedgerMarks",
     "PollOutcome",
     "PollSink",
     "StreamOpener",
@@ -49,6 +57,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 StreamOpener = Callable[[TcpBusConfig | SerialBusConfig], Awaitable[ByteStream]]
+
+
+def _since(last_ts: float | None) -> datetime | None:
+    return None if last_ts is None else datetime.fromtimestamp(last_ts, UTC) + _AFTER
 
 
 async def open_bus_stream(bus: TcpBusConfig | SerialBusConfig) -> ByteStream:
@@ -70,10 +82,19 @@ class PollOutcome(StrEnum):
     BUS_DOWN = "bus_down"
 
 
+#: ``(meter_id, stream)`` → ``ts`` of the newest item read, Unix seconds.
+LedgerMarks = Mapping[tuple[str, str], float]
+
+# ``since`` is inclusive: start just after the newest item already stored.
+_AFTER = timedelta(microseconds=1)
+
+
 class PollSink(Protocol):
     """Where a bus delivers what it read (the collector: disk queue, then MQTT)."""
 
-    async def store(self, messages: list[ReadingsMessage]) -> None: ...
+    async def store(self, messages: list[ReadingsMessage], ledger: LedgerMarks) -> None: ...
+
+    async def ledger(self, meter_id: str) -> dict[str, float]: ...
 
     def meter_state(self, state: MeterState) -> None: ...
 
@@ -114,7 +135,7 @@ class BusPoller:
                     continue
                 try:
                     outcome = await self.poll_meter(meter)
-                except Exception as exc:  # a bug must not stop the bus (peers §2.1, TB #2132)
+                except Exception as exc:  # a bug must not stop the bus
                     logger.exception(
                         "meter %s: unexpected error in the poll loop",
                         meter.config.id,
@@ -222,7 +243,7 @@ class BusPoller:
         try:
             driver = create_driver(stream, meter.endpoint)
             async with deadline:
-                return await driver.read(meter.config.streams)
+                return await self._read_streams(driver, meter)
         except IsuError as exc:
             if isinstance(exc, TransportError) and not isinstance(exc, TransportTimeoutError):
                 await self.close()
@@ -244,6 +265,35 @@ class BusPoller:
             )
             self._metrics.unexpected.labels("driver").inc()
             return exc
+
+    async def _read_streams(self, driver: MeterDriver, meter: MeterRuntime) -> ReadResult:
+        """The live streams in one read, then each history stream since its ledger mark.
+
+        A stream the meter refuses is reported and the others are still read; a transport
+        failure ends the read (what was read so far is kept); nothing read at all raises.
+        """
+        live = [stream for stream in meter.config.streams if stream not in HISTORY_STREAMS]
+        history = [stream for stream in meter.config.streams if stream in HISTORY_STREAMS]
+        marks = await self._sink.ledger(meter.config.id) if history else {}
+        plan: list[tuple[list[Stream], datetime | None]] = [(live, None)] if live else []
+        plan += [([stream], _since(marks.get(stream.value))) for stream in history]
+        result = ReadResult(meter_id=meter.config.id, read_at=utc_now())
+        first_error: IsuError | None = None
+        for position, (streams, since) in enumerate(plan):
+            try:
+                result.absorb(await driver.read(streams, since=since))
+            except IsuError as exc:
+                first_error = first_error or exc
+                if isinstance(exc, TransportError):
+                    if not result.streams():
+                        raise
+                    for rest, _ in plan[position:]:
+                        result.errors.update(dict.fromkeys(rest, exc))
+                    break
+                result.errors.update(dict.fromkeys(streams, exc))
+        if first_error is not None and not result.streams():
+            raise first_error
+        return result
 
     def _record_failure(self, meter: MeterRuntime, error: Exception) -> None:
         if isinstance(error, IsuError):
@@ -289,9 +339,14 @@ class BusPoller:
         meter.succeeded(first_error)
         outcome = PollOutcome.PARTIAL if first_error is not None else PollOutcome.OK
         self._metrics.polls.labels(self.bus.name, meter_id, outcome.value).inc()
+        marks = {
+            (meter_id, stream.value): max(item.ts for item in result.items(stream)).timestamp()
+            for stream in result.streams()
+            if stream in HISTORY_STREAMS
+        }
         if messages:
             try:
-                await self._sink.store(messages)
+                await self._sink.store(messages, marks)
             except StorageError as exc:
                 # Not the meter's fault: its schedule and backoff stay as they are.
                 logger.error(

@@ -163,7 +163,7 @@ class _BusBase(ConfigModel):
     timeout_s: Seconds = 2.0
     #: The whole of one meter's ``read()`` must finish within this; a hung read frees the bus.
     read_deadline_s: Seconds = 120.0
-    #: Quiet time after each meter's read, for slow RS-485 converters (peers §2.7).
+    #: Quiet time after each meter's read, for slow RS-485 converters.
     pause_s: float = Field(default=0.0, ge=0)
     meters: list[MeterConfig] = Field(default_factory=list, alias="meter")
 

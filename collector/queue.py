@@ -14,6 +14,15 @@ each commit is fsync'd, so a power cut loses nothing that was acknowledged to th
       last_sent_at  REAL NULL          Unix seconds of the last PUBACK'd publish
       send_count    INTEGER            how often the broker took it
 
+    ledger                             the catch-up ledger: what was read of each meter's history
+      meter_id      TEXT               (PRIMARY KEY with stream)
+      stream        TEXT               daily, monthly, interval, events
+      last_ts       REAL               Unix seconds: ``ts`` of the newest item read and stored
+      updated_at    REAL
+
+The ledger changes in the same transaction as the messages it describes, so after a power cut it
+never claims what the queue lost, and the next read starts right after what is safely stored.
+
 A message is *pending* when it was never sent, or was sent ``ack_timeout_s`` ago or longer and
 is still unacknowledged. Pending messages come out oldest first.
 
@@ -28,7 +37,7 @@ import asyncio
 import functools
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple, ParamSpec, TypeVar
@@ -37,7 +46,7 @@ from core.errors import StorageError
 
 __all__ = ["Acknowledged", "AsyncDiskQueue", "DiskQueue", "QueueEntry", "QueuedMessage"]
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     id           TEXT PRIMARY KEY,
@@ -48,6 +57,13 @@ CREATE TABLE IF NOT EXISTS messages (
     send_count   INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_by_age ON messages (created_at);
+CREATE TABLE IF NOT EXISTS ledger (
+    meter_id   TEXT NOT NULL,
+    stream     TEXT NOT NULL,
+    last_ts    REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (meter_id, stream)
+);
 """
 # SQLite's default limit on bound parameters is 999 in older builds.
 _CHUNK = 500
@@ -114,12 +130,18 @@ class DiskQueue:
             raise StorageError(f"queue {self.path}: cannot be opened: {exc}") from exc
 
     @_locked
-    def put(self, entries: Iterable[QueueEntry], now: float) -> int:
-        """Store ``entries`` in one transaction; an id already stored is kept as it is.
-
-        Returns how many were new.
+    def put(
+        self,
+        entries: Iterable[QueueEntry],
+        now: float,
+        ledger: Mapping[tuple[str, str], float] | None = None,
+    ) -> int:
+        """Store ``entries`` and advance the ``ledger`` (``(meter_id, stream)`` → newest ``ts``
+        read, Unix seconds) in one transaction; an id already stored is kept as it is, and the
+        ledger never moves back. Returns how many messages were new.
         """
         rows = [(entry.id, entry.topic, entry.payload, now) for entry in entries]
+        marks = [(meter, stream, ts, now) for (meter, stream), ts in (ledger or {}).items()]
         try:
             with self._transaction():
                 before = self._db.total_changes
@@ -129,12 +151,24 @@ class DiskQueue:
                     rows,
                 )
                 added = self._db.total_changes - before
+                self._db.executemany(
+                    "INSERT INTO ledger (meter_id, stream, last_ts, updated_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (meter_id, stream) DO UPDATE SET "
+                    "last_ts = max(last_ts, excluded.last_ts), updated_at = excluded.updated_at",
+                    marks,
+                )
         except sqlite3.Error as exc:
             raise StorageError(
                 f"queue {self.path}: cannot store {len(rows)} message(s): {exc}"
             ) from exc
         self._depth += added
         return added
+
+    @_locked
+    def ledger(self, meter_id: str) -> dict[str, float]:
+        """Per stream, the ``ts`` (Unix seconds) of the newest item read and stored."""
+        rows = self._query("SELECT stream, last_ts FROM ledger WHERE meter_id = ?", (meter_id,))
+        return {str(stream): float(last_ts) for stream, last_ts in rows}
 
     @_locked
     def pending(self, now: float, ack_timeout_s: float, limit: int = 100) -> list[QueuedMessage]:
@@ -243,8 +277,16 @@ class AsyncDiskQueue:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._worker, lambda: function(*args, **kwargs))
 
-    async def put(self, entries: Sequence[QueueEntry], now: float) -> int:
-        return await self._call(self.sync.put, entries, now)
+    async def put(
+        self,
+        entries: Sequence[QueueEntry],
+        now: float,
+        ledger: Mapping[tuple[str, str], float] | None = None,
+    ) -> int:
+        return await self._call(self.sync.put, entries, now, ledger)
+
+    async def ledger(self, meter_id: str) -> dict[str, float]:
+        return await self._call(self.sync.ledger, meter_id)
 
     async def pending(
         self, now: float, ack_timeout_s: float, limit: int = 100

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from collector.bus import BusPoller, StreamOpener, open_bus_stream
+from collector.bus import BusPoller, LedgerMarks, StreamOpener, open_bus_stream
 from collector.config import CollectorConfig, read_secret
 from collector.metrics import CollectorMetrics
 from collector.queue import AsyncDiskQueue, DiskQueue, QueueEntry
@@ -129,7 +129,7 @@ class Collector:
 
     # PollSink -----------------------------------------------------------------------------
 
-    async def store(self, messages: list[ReadingsMessage]) -> None:
+    async def store(self, messages: list[ReadingsMessage], ledger: LedgerMarks) -> None:
         entries = [
             QueueEntry(
                 message.id,
@@ -138,9 +138,12 @@ class Collector:
             )
             for message in messages
         ]
-        await self.queue.put(entries, self._clock())
+        await self.queue.put(entries, self._clock(), ledger)
         self.uplink.notify()
         self._check_depth(self.queue.depth())
+
+    async def ledger(self, meter_id: str) -> dict[str, float]:
+        return await self.queue.ledger(meter_id)
 
     def meter_state(self, state: MeterState) -> None:
         self.uplink.meter_state(state)

@@ -17,6 +17,7 @@ from core.model import ClockItem, EventItem, InfoItem, ReadingItem, Stream
 from drivers.transport.stream import ByteStream
 
 __all__ = [
+    "HISTORY_STREAMS",
     "DriverFactory",
     "MeterDriver",
     "MeterEndpoint",
@@ -74,6 +75,15 @@ class ReadResult:
         """The streams that produced at least one item, in a stable order."""
         return [stream for stream in Stream if self.items(stream)]
 
+    def absorb(self, other: ReadResult) -> None:
+        """Add the items and errors of another read of the same meter."""
+        for stream, items in other.readings.items():
+            self.readings.setdefault(stream, []).extend(items)
+        self.events.extend(other.events)
+        self.info.extend(other.info)
+        self.clock.extend(other.clock)
+        self.errors.update(other.errors)
+
 
 class MeterDriver(Protocol):
     """One protocol's way of reading a meter."""
@@ -88,11 +98,20 @@ class MeterDriver(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> ReadResult:
-        """Read ``streams``; raise only when nothing at all could be read."""
+        """Read ``streams``; raise only when nothing at all could be read.
+
+        For history streams (:data:`HISTORY_STREAMS`) ``since``/``until`` bound the items' ``ts``
+        (``since`` inclusive); without them the driver reads its default window (for example
+        the last day of a profile, the last complete day's snapshot).
+        """
         ...
 
 
 DriverFactory = Callable[[ByteStream, MeterEndpoint], MeterDriver]
+
+#: Streams of what a meter keeps in its memory (archives, profiles, journals): read by range,
+#: ``since`` the newest item already read, so that a poll after an outage catches up.
+HISTORY_STREAMS = frozenset({Stream.DAILY, Stream.MONTHLY, Stream.INTERVAL, Stream.EVENTS})
 
 _REGISTRY: dict[str, DriverFactory] = {}
 

@@ -50,6 +50,10 @@ class FakeMeter:
     #: Return items that break the contract (a non-reading item in a readings stream).
     garbage: bool = False
     stream_errors: dict[Stream, IsuError] = field(default_factory=dict)
+    #: The meter's load profile memory: what an ``interval`` read can return.
+    profile: list[ReadingItem] = field(default_factory=list)
+    #: ``since`` of every ``interval`` read, in order.
+    interval_since: list[datetime | None] = field(default_factory=list)
     reads: int = 0
     endpoints: list[MeterEndpoint] = field(default_factory=list)
 
@@ -61,7 +65,9 @@ MAX_IN_FLIGHT: dict[str, int] = {}
 
 class FakeDriver:
     protocol: ClassVar[str] = FAKE_PROTOCOL
-    supported_streams: ClassVar[frozenset[Stream]] = frozenset({Stream.CURRENT, Stream.INSTANT})
+    supported_streams: ClassVar[frozenset[Stream]] = frozenset(
+        {Stream.CURRENT, Stream.INSTANT, Stream.INTERVAL}
+    )
 
     def __init__(self, stream: ByteStream, endpoint: MeterEndpoint) -> None:
         unknown = set(endpoint.options) - {"level", "password_encoding", "colour"}
@@ -106,10 +112,19 @@ class FakeDriver:
             if meter.garbage:
                 result.readings[Stream.CURRENT] = ["not an item"]  # type: ignore[list-item]
                 return result
+            if Stream.INTERVAL in streams:
+                meter.interval_since.append(since)
+                # Without ``since``, the default window: the two newest records.
+                held = meter.profile if since is not None else meter.profile[-2:]
+                produced[Stream.INTERVAL] = [
+                    item
+                    for item in held
+                    if (since is None or item.ts >= since) and (until is None or item.ts < until)
+                ]
             for stream in streams:
                 if stream in meter.stream_errors:
                     result.errors[stream] = meter.stream_errors[stream]
-                elif stream in produced:
+                elif produced.get(stream):
                     result.readings[stream] = produced[stream]
             return result
         finally:

@@ -135,3 +135,47 @@ async def test_async_wrapper_runs_the_same_queue(tmp_path: Path) -> None:
         assert await queue.oldest_age(T0 + 4) == 4
     finally:
         queue.close()
+
+
+def test_the_ledger_moves_with_its_messages_and_never_back(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite3"
+    queue = DiskQueue(path)
+    queue.put([_entry(1)], now=10.0, ledger={("m-1", "interval"): 1000.0})
+    queue.put([_entry(2)], now=11.0, ledger={("m-1", "interval"): 900.0, ("m-1", "events"): 5.0})
+    assert queue.ledger("m-1") == {"interval": 1000.0, "events": 5.0}
+    assert queue.ledger("m-2") == {}
+    queue.close()
+    reopened = DiskQueue(path)
+    assert reopened.ledger("m-1") == {"interval": 1000.0, "events": 5.0}
+    assert reopened.depth() == 2
+    reopened.close()
+
+
+def test_a_failed_put_moves_neither_the_messages_nor_the_ledger(tmp_path: Path) -> None:
+    queue = DiskQueue(tmp_path / "q.sqlite3")
+    queue.put([_entry(1)], now=10.0, ledger={("m-1", "interval"): 1000.0})
+    broken_mark = {("m-1", "interval"): None}  # NOT NULL in the ledger: the put must fail
+    with pytest.raises(StorageError):
+        queue.put([_entry(2)], now=11.0, ledger=broken_mark)  # type: ignore[dict-item]
+    assert queue.ledger("m-1") == {"interval": 1000.0}
+    assert queue.depth() == 1
+    queue.close()
+
+
+def test_a_version_1_queue_file_gains_the_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE messages (id TEXT PRIMARY KEY, topic TEXT NOT NULL,"
+            " payload BLOB NOT NULL, created_at REAL NOT NULL, last_sent_at REAL,"
+            " send_count INTEGER NOT NULL DEFAULT 0);"
+            "PRAGMA user_version = 1;"
+        )
+        db.execute(
+            "INSERT INTO messages (id, topic, payload, created_at) VALUES ('a', 't', x'00', 1)"
+        )
+    queue = DiskQueue(path)
+    assert queue.depth() == 1
+    queue.put([], now=2.0, ledger={("m-1", "daily"): 7.0})
+    assert queue.ledger("m-1") == {"daily": 7.0}
+    queue.close()
