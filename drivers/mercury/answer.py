@@ -7,6 +7,7 @@
     00 / 01 / 02                 ST                      → Status (a 4-byte status frame)
     04 00                        8 BCD                   → MeterTime
     04 JJ REC                    6·stamps [+ NN]         → JournalRecord
+    04 13 REC                    12 [+ NN]               → ReprogrammingRecord
     05 A T                       16 (12 for array 6)     → EnergyRegisters / PhaseEnergy
     06 … N                       N                       → ProfileRecord (N = 15) / RawData
     08 PARAM [BWRI|00]           per parameter           → see _PARAM_LENGTHS and bwri_layout
@@ -21,14 +22,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.errors import FrameError
-from drivers.mercury.frame import EnergyArray, Param, Response, Status, StatusResponse
+from drivers.mercury.frame import (
+    EnergyArray,
+    Param,
+    RequestCode,
+    Response,
+    Status,
+    StatusResponse,
+)
 from drivers.mercury.instant import Bwri, HarmonicDistortion, InstantValues, Quantity, Temperature
 from drivers.mercury.records import (
     JOURNAL_STAMPS,
+    REPROGRAMMING_JOURNAL,
     JournalRecord,
     Passport,
     ProfilePointer,
     ProfileRecord,
+    ReprogrammingRecord,
     Variant,
 )
 from drivers.mercury.request import (
@@ -80,6 +90,7 @@ class RawData:
 Payload = (
     MeterTime
     | JournalRecord
+    | ReprogrammingRecord
     | EnergyRegisters
     | PhaseEnergy
     | ProfileRecord
@@ -146,8 +157,14 @@ def expected_data_length(request: Request) -> int:
     """DATA bytes of the answer to ``request``; 1 means a status frame."""
     if isinstance(request, ChannelTestRequest | OpenChannelRequest | CloseChannelRequest):
         return 1
+    if isinstance(request, RawRequest) and request.code == RequestCode.WRITE_PARAM:
+        return 1  # writes are answered by a status frame
     if isinstance(request, ReadTimeRequest):
         return 8
+    if isinstance(request, ReadJournalRequest) and request.journal == REPROGRAMMING_JOURNAL:
+        if not (request.record <= 9 or request.record == 0xFF):
+            raise FrameError(f"journal 13 record {request.record:02X} has no known layout")
+        return 12 + (request.record == 0xFF)
     if isinstance(request, ReadJournalRequest):
         stamps = JOURNAL_STAMPS.get(request.journal)
         if stamps is None or not (request.record <= 9 or request.record == 0xFF):
@@ -182,6 +199,8 @@ def decode_answer(request: Request, data: bytes) -> Payload:
     exact_length(data, expected_data_length(request), f"answer to {type(request).__name__}")
     if isinstance(request, ReadTimeRequest):
         return MeterTime.from_bytes(data)
+    if isinstance(request, ReadJournalRequest) and request.journal == REPROGRAMMING_JOURNAL:
+        return ReprogrammingRecord.from_bytes(data, numbered=request.record == 0xFF)
     if isinstance(request, ReadJournalRequest):
         stamps = JOURNAL_STAMPS[request.journal]
         return JournalRecord.from_bytes(data, stamps, numbered=request.record == 0xFF)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import ClassVar, TypeVar
+from typing import ClassVar, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core import logs
@@ -31,33 +31,39 @@ from core.errors import (
     UnexpectedResponseError,
 )
 from core.model import ClockItem, InfoItem, ReadingItem, Stream, utc_now
-from core.obis import INSTANT_CHANNELS, EnergyKind, energy_obis
 from drivers.base import MeterEndpoint, ReadResult
 from drivers.mercury.answer import Payload
-from drivers.mercury.frame import EnergyArray, Param
-from drivers.mercury.instant import Bwri, InstantValues, PowerKind, Quantity
+from drivers.mercury.frame import Param, RequestCode
+from drivers.mercury.instant_reader import read_instant
+from drivers.mercury.journals import read_events
 from drivers.mercury.options import MercuryOptions
 from drivers.mercury.password import DEFAULT_PASSWORDS
+from drivers.mercury.profile import read_profile
+from drivers.mercury.records import Variant
 from drivers.mercury.request import (
     CloseChannelRequest,
     OpenChannelRequest,
-    ReadEnergyRequest,
+    RawRequest,
     ReadParamRequest,
     ReadTimeRequest,
     Request,
 )
 from drivers.mercury.session import NEED_DATA, ClientEvent, ClientSession, StatusAnswer
+from drivers.mercury.snapshots import read_current, read_daily, read_monthly
 from drivers.mercury.values import (
-    EnergyRegisters,
     FirmwareVersion,
     MeterIdentity,
     MeterTime,
     Season,
     TransformationRatios,
+    encode_bcd,
 )
 from drivers.transport.stream import ByteStream
 
-__all__ = ["TRACE", "Mercury230Driver"]
+__all__ = ["CLOCK_CORRECTION_LIMIT_S", "TRACE", "Mercury230Driver"]
+
+#: 03 0D moves the clock by at most 4 minutes (DOC3 §3).
+CLOCK_CORRECTION_LIMIT_S = 240
 
 #: Raw frames are logged at this level, below DEBUG.
 TRACE = logs.TRACE
@@ -70,37 +76,13 @@ _UNIVERSAL_ADDRESS = 0x00
 _MAX_ADDRESS = 0xF0
 
 
-def _obis(group: int) -> str:
-    return f"1.0.{group}.7.0.255"
-
-
-# BWRI of 08 16 and the OBIS groups of its answer, in the meter's order (§1.8).
-_PHASE_PLAN: tuple[tuple[Bwri, tuple[int, ...]], ...] = (
-    (Bwri(Quantity.POWER, 0, PowerKind.ACTIVE), (1, 21, 41, 61)),
-    (Bwri(Quantity.POWER, 0, PowerKind.REACTIVE), (3, 23, 43, 63)),
-    (Bwri(Quantity.POWER, 0, PowerKind.APPARENT), (9, 29, 49, 69)),
-    (Bwri(Quantity.VOLTAGE, 1), (32, 52, 72)),
-    (Bwri(Quantity.CURRENT, 1), (31, 51, 71)),
-    (Bwri(Quantity.POWER_FACTOR, 0), (13, 33, 53, 73)),
-)
-_FREQUENCY = Bwri(Quantity.FREQUENCY)
-
-
-def _single_values(selector: Bwri, groups: tuple[int, ...]) -> list[tuple[Bwri, int]]:
-    """The 08 11 selectors that read one by one what ``selector`` reads at once."""
-    first = 0 if len(groups) == 4 else 1
-    return [
-        (Bwri(selector.quantity, first + i, selector.power), group)
-        for i, group in enumerate(groups)
-    ]
-
-
 class Mercury230Driver:
     """Reads current energy, instantaneous values, the clock and identity of one meter."""
 
     protocol: ClassVar[str] = "mercury230"
     supported_streams: ClassVar[frozenset[Stream]] = frozenset(
-        {Stream.CURRENT, Stream.INSTANT, Stream.CLOCK, Stream.INFO}
+        {Stream.CURRENT, Stream.INSTANT, Stream.CLOCK, Stream.INFO, Stream.EVENTS,
+         Stream.DAILY, Stream.MONTHLY, Stream.INTERVAL}
     )
 
     def __init__(
@@ -135,6 +117,7 @@ class Mercury230Driver:
         except ConfigError as exc:
             raise ConfigError(f"meter {endpoint.meter_id}: {exc}") from None
         self._session = ClientSession()
+        self._variant_read: Variant | Literal[False] | None = None
 
     def _check_address(self, endpoint: MeterEndpoint) -> int:
         address = endpoint.address
@@ -158,7 +141,7 @@ class Mercury230Driver:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> ReadResult:
-        """Read ``streams`` now; ``since``/``until`` do not apply to the streams offered yet."""
+        """Read ``streams`` now; ``since``/``until`` select events (``since <= ts < until``)."""
         read_at = self._now()
         result = ReadResult(self._endpoint.meter_id, read_at)
         wanted = list(dict.fromkeys(streams))
@@ -170,13 +153,15 @@ class Mercury230Driver:
                 )
         todo = [stream for stream in wanted if stream in self.supported_streams]
         if todo:
-            await self._read_open(todo, result, read_at)
+            await self._read_open(todo, result, read_at, since, until)
         if not result.streams() and result.errors:
             raise next(result.errors[stream] for stream in wanted if stream in result.errors)
         return result
 
-    async def _read_open(self, todo: list[Stream], result: ReadResult, read_at: datetime) -> None:
+    async def _read_open(self, todo: list[Stream], result: ReadResult, read_at: datetime,
+                         since: datetime | None, until: datetime | None) -> None:
         await self._stream.discard_input()
+        self._variant_read = None
         await self._open()
         lost: IsuError | None = None
         for stream in todo:
@@ -186,7 +171,7 @@ class Mercury230Driver:
             logger.debug("meter %s: reading %s", self._endpoint.meter_id, stream,
                          extra=self._extra)
             try:
-                await self._read_stream(stream, result, read_at)
+                await self._read_stream(stream, result, read_at, since, until)
             except IsuError as exc:
                 logger.warning("meter %s: %s stream failed: %s", self._endpoint.meter_id,
                                stream, exc, extra=self._extra)
@@ -196,8 +181,24 @@ class Mercury230Driver:
         if lost is None:  # no I/O on cancellation: the meter drops the channel after 240 s
             await self._close()
 
-    async def _read_stream(self, stream: Stream, result: ReadResult, read_at: datetime) -> None:
-        if stream is Stream.CURRENT:
+    async def _read_stream(self, stream: Stream, result: ReadResult, read_at: datetime,
+                           since: datetime | None, until: datetime | None) -> None:
+        if stream is Stream.EVENTS:
+            result.events = await read_events(
+                self._read, self._address, self._zone, self._options.journals,
+                since=since, until=until, meter_id=self._endpoint.meter_id,
+            )
+        elif stream in (Stream.DAILY, Stream.MONTHLY):
+            reader = read_daily if stream is Stream.DAILY else read_monthly
+            today, variant = await self._today(), await self._variant()
+            result.readings[stream] = await reader(
+                self._read, self._address, self._zone, self._options.zones, today=today,
+                archives=variant is not None and variant.extended_archives, since=since,
+                until=until, meter_id=self._endpoint.meter_id,
+            )
+        elif stream is Stream.INTERVAL:
+            result.readings[stream] = await self._read_interval(read_at, since, until)
+        elif stream is Stream.CURRENT:
             result.readings[stream] = await self._read_current(read_at)
         elif stream is Stream.INSTANT:
             result.readings[stream] = await self._read_instant(read_at)
@@ -207,43 +208,46 @@ class Mercury230Driver:
             result.info = await self._read_info(read_at)
 
     async def _read_current(self, read_at: datetime) -> list[ReadingItem]:
-        items = []
-        for tariff in (0, *self._options.zones):
-            request = ReadEnergyRequest(self._address, EnergyArray.FROM_RESET, tariff)
-            registers = await self._read(request, EnergyRegisters)
-            for kind in EnergyKind:
-                value = registers.kwh(kind)
-                if value is not None:  # FF FF FF FF: the meter does not measure this kind
-                    items.append(ReadingItem(
-                        obis=energy_obis(kind, tariff), ts=read_at, value=value, unit=kind.unit
-                    ))
-        return items
+        return await read_current(self._read, self._address, self._options.zones, read_at)
 
     async def _read_instant(self, read_at: datetime) -> list[ReadingItem]:
-        values: list[tuple[int, Decimal]] = []
-        for selector, groups in _PHASE_PLAN:
-            if self._options.instant_mode == "phases":
-                request = ReadParamRequest.phase_values(self._address, selector)
-                try:
-                    answer = await self._read(request, InstantValues)
-                except RemoteProtocolError:
-                    logger.debug("meter %s: no 08 16 %02X, reading values one by one",
-                                 self._endpoint.meter_id, selector.to_byte(), extra=self._extra)
-                else:
-                    values += zip(groups, answer.amounts, strict=True)
-                    continue
-            values += [(group, await self._read_single(single))
-                       for single, group in _single_values(selector, groups)]
-        values.append((14, await self._read_single(_FREQUENCY)))
-        return [
-            ReadingItem(obis=_obis(group), ts=read_at, value=amount,
-                        unit=INSTANT_CHANNELS[_obis(group)].unit)
-            for group, amount in values
-        ]
+        return await read_instant(self._read, self._address, read_at,
+                                  phases=self._options.instant_mode == "phases",
+                                  meter_id=self._endpoint.meter_id)
 
-    async def _read_single(self, selector: Bwri) -> Decimal:
-        request = ReadParamRequest.aux_value(self._address, selector)
-        return (await self._read(request, InstantValues)).amounts[0]
+    async def _read_interval(self, read_at: datetime, since: datetime | None,
+                             until: datetime | None) -> list[ReadingItem]:
+        """The profile over ``[since, until)``, by default the last day."""
+        until = until if until is not None else read_at
+        since = since if since is not None else until - timedelta(days=1)
+        pointer = self._options.profile_pointer
+        if pointer == "auto":
+            firmware = await self._read(
+                ReadParamRequest(self._address, Param.FIRMWARE), FirmwareVersion
+            )
+            index_pointer = firmware.major >= 9  # §1.10: index on 9.x ("233+"), address before
+        else:
+            index_pointer = pointer == "index"
+        return await read_profile(
+            self._read, self._address, self._zone, await self._variant(),
+            index_pointer=index_pointer, stamp_at_end=self._options.profile_stamp == "end",
+            since=since, until=until, meter_id=self._endpoint.meter_id,
+        )
+
+    async def _today(self) -> date:
+        """The meter's own date (its clock decides which day array C means)."""
+        return (await self._read(ReadTimeRequest(self._address), MeterTime)).local.date()
+
+    async def _variant(self) -> Variant | None:
+        """08 12, once per read; ``None`` for a meter that does not answer it (status 1)."""
+        if self._variant_read is None:
+            try:
+                self._variant_read = await self._read(
+                    ReadParamRequest(self._address, Param.VARIANT), Variant
+                )
+            except RemoteProtocolError:
+                self._variant_read = False
+        return self._variant_read or None
 
     async def _read_clock(self) -> ClockItem:
         before = self._now()
@@ -282,7 +286,41 @@ class Mercury230Driver:
             ("vt_ratio", str(ratios.voltage)),
             ("ct_ratio", str(ratios.current)),
         ]
+        variant = await self._variant()
+        if variant is not None:
+            fields += variant.fields()
         return [InfoItem(field=name, value=value, ts=read_at) for name, value in fields]
+
+    # --- clock -------------------------------------------------------------------------------
+
+    async def correct_clock(self, delta_s: float) -> None:
+        """Move the meter's clock by ``delta_s`` seconds with 03 0D (level 1 is enough).
+
+        The meter allows ±240 s once a day: a second attempt raises
+        :class:`ClockCorrectedTodayError` (status 4). The new time is the meter's own time plus
+        ``delta_s`` and must stay within the same meter day. Daylight saving is never touched
+        (docs/reference/mercury-protocol.md §1.6, §6.10).
+        """
+        if not -CLOCK_CORRECTION_LIMIT_S <= delta_s <= CLOCK_CORRECTION_LIMIT_S:
+            raise ConfigError(f"meter {self._endpoint.meter_id}: a clock correction is limited "
+                              f"to ±{CLOCK_CORRECTION_LIMIT_S} s, not {delta_s:g} s")
+        await self._stream.discard_input()
+        await self._open()
+        meter_time = await self._read(ReadTimeRequest(self._address), MeterTime)
+        target = meter_time.local + timedelta(seconds=round(delta_s))
+        if target.date() != meter_time.local.date():
+            await self._close()
+            raise ObjectUnavailableError(
+                f"meter {self._endpoint.meter_id}: a correction may not cross the meter's midnight"
+            )
+        time_bcd = encode_bcd((target.second, target.minute, target.hour))
+        request = RawRequest(self._address, RequestCode.WRITE_PARAM, b"\x0d" + time_bcd)
+        try:
+            await self._command(request)
+        finally:
+            await self._close()
+        logger.info("meter %s: clock corrected by %+d s", self._endpoint.meter_id,
+                    round(delta_s), extra=self._extra)
 
     # --- one request -------------------------------------------------------------------------
 

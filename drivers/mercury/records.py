@@ -18,7 +18,7 @@ Record status bits (DOC3 fig. 4.38, positions derived from the example 0A): 0 ov
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from core.errors import FrameError, TruncatedError
@@ -32,10 +32,12 @@ from drivers.mercury.values import (
 
 __all__ = [
     "JOURNAL_STAMPS",
+    "REPROGRAMMING_JOURNAL",
     "JournalRecord",
     "Passport",
     "ProfilePointer",
     "ProfileRecord",
+    "ReprogrammingRecord",
     "Variant",
     "decode_stamp",
     "encode_stamp",
@@ -44,12 +46,22 @@ __all__ = [
 
 #: Time stamps per record of the journals whose layout DOC3 table 4.2 states as a pair
 #: (on/off, before/after, start/end, opened/closed).
+#: 0B–0E (energy limits), 1A (magnetic field) and 80–86 (reverse current, current without
+#: voltage, phase order) are start/end conditions like 06, so two stamps [derived]; the edit
+#: journals 07–0A, 0F–11, 15, 16 are single-time (6 bytes) [derived from "single-time journals
+#: return 6 bytes"].
 JOURNAL_STAMPS = {
     0x01: 2, 0x02: 2, 0x03: 2, 0x04: 2, 0x05: 2, 0x06: 2,
-    0x12: 2, 0x17: 2, 0x18: 2, 0x19: 2,
+    0x07: 1, 0x08: 1, 0x09: 1, 0x0A: 1,
+    0x0B: 2, 0x0C: 2, 0x0D: 2, 0x0E: 2,
+    0x0F: 1, 0x10: 1, 0x11: 1,
+    0x12: 2, 0x15: 1, 0x16: 1, 0x17: 2, 0x18: 2, 0x19: 2, 0x1A: 2,
+    0x80: 2, 0x81: 2, 0x82: 2, 0x83: 2, 0x84: 2, 0x85: 2, 0x86: 2,
 }  # fmt: skip
 
 _NOT_MEASURED = 0xFFFF
+#: Journal 13 (reprogramming) has its own 12-byte layout (DOC3 table 4.2).
+REPROGRAMMING_JOURNAL = 0x13
 
 
 def decode_stamp(data: bytes) -> datetime | None:
@@ -114,6 +126,44 @@ class JournalRecord:
         raw = exact_length(data, 6 * stamps + numbered, "journal record")
         moments = tuple(decode_stamp(raw[i : i + 6]) for i in range(0, 6 * stamps, 6))
         return cls(moments, raw[-1] if numbered else None)
+
+
+@dataclass(frozen=True, slots=True)
+class ReprogrammingRecord:
+    """Journal 13: ``DD MM YY`` (BCD), the number of write requests, the positional code of
+    the 03 parameters written (7 bytes, one bit per parameter) and the 07 flag; all zeros is an
+    empty record. The record has a date but no time of day."""
+
+    day: date | None
+    requests: int
+    parameters: bytes
+    flag: int
+    number: int | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.parameters) != 7 or not (0 <= self.requests <= 0xFF and 0 <= self.flag <= 0xFF):
+            raise FrameError("a reprogramming record has 1 + 7 + 1 bytes after its date")
+        if self.number is not None and not 0 <= self.number <= 0xFF:
+            raise FrameError(f"record number {self.number} does not fit one byte")
+
+    def to_bytes(self) -> bytes:
+        stamp = bytes(3) if self.day is None else encode_bcd(
+            (self.day.day, self.day.month, self.day.year - 2000)
+        )
+        tail = b"" if self.number is None else bytes((self.number,))
+        return stamp + bytes((self.requests,)) + self.parameters + bytes((self.flag,)) + tail
+
+    @classmethod
+    def from_bytes(cls, data: bytes, numbered: bool = False) -> ReprogrammingRecord:
+        raw = exact_length(data, 12 + numbered, "reprogramming record")
+        day: date | None = None
+        if any(raw[:3]):
+            dd, mm, yy = decode_bcd(raw[:3])
+            try:
+                day = date(2000 + yy, mm, dd)
+            except ValueError as exc:
+                raise FrameError(f"record date {raw[:3].hex(' ')} is not a date") from exc
+        return cls(day, raw[3], bytes(raw[4:11]), raw[11], raw[12] if numbered else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +316,33 @@ class Variant:
     def extended_archives(self) -> bool:
         """Code 18h (daily/monthly archives) is available."""
         return bool(self.raw[5] & 0x40)
+
+    @property
+    def interfaces(self) -> tuple[str, ...]:
+        """Communication interfaces from b4: main interface [3:2], optical port, GSM, PLC."""
+        main = {0: "can", 1: "rs485"}.get((self.raw[3] >> 2) & 0x03)
+        flags = ((0x10, "optical"), (0x20, "gsm"), (0x40, "plc"))
+        return tuple(name for name in (main, *(n for bit, n in flags if self.raw[3] & bit))
+                     if name is not None)
+
+    def fields(self) -> list[tuple[str, str]]:
+        """The variant as ``info`` fields (names in snake case, values as text)."""
+        constant = self.meter_constant
+        voltage, current = self.nominal_voltage_v, self.nominal_current_a
+        return [
+            ("accuracy_class_active", self.active_class),
+            ("accuracy_class_reactive", self.reactive_class),
+            ("nominal_voltage_v", "" if voltage is None else str(voltage)),
+            ("nominal_current_a", "" if current is None else str(current)),
+            ("meter_constant", "" if constant is None else str(constant)),
+            ("phases", str(self.phases)),
+            ("directions", "2" if self.bidirectional else "1"),
+            ("profile", str(self.has_profile).lower()),
+            ("profile_records", "8192" if self.large_memory else "4096"),
+            ("interfaces", ",".join(self.interfaces)),
+            ("extended_archives", str(self.extended_archives).lower()),
+            ("variant", self.raw.hex().upper()),
+        ]
 
     def to_bytes(self) -> bytes:
         return self.raw

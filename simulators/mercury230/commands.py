@@ -110,6 +110,24 @@ def _freeze(fleet: SimulatorFleet, document: dict[str, Any]) -> dict[str, Any]:
     return {"meters": [meter.meter_id for meter in meters]}
 
 
+def _event(method: str) -> Callable[[SimulatorFleet, dict[str, Any]], dict[str, Any]]:
+    def run(fleet: SimulatorFleet, document: dict[str, Any]) -> dict[str, Any]:
+        duration_s = float(document.get("seconds", 60))
+        meters = _meters(fleet, document)
+        for meter in meters:
+            getattr(meter, method)(duration_s)
+        return {"meters": [meter.meter_id for meter in meters]}
+
+    return run
+
+
+def _correct_clock(fleet: SimulatorFleet, document: dict[str, Any]) -> dict[str, Any]:
+    delta_s = float(document["delta_s"])
+    meters = _meters(fleet, document)
+    done = {meter.meter_id: meter.correct_clock(delta_s) for meter in meters}
+    return {"corrected": done}
+
+
 def _advance(fleet: SimulatorFleet, document: dict[str, Any]) -> dict[str, Any]:
     advance = getattr(fleet.clock, "advance", None)
     if advance is None:
@@ -127,4 +145,8 @@ COMMANDS: dict[str, Callable[[SimulatorFleet, dict[str, Any]], dict[str, Any]]] 
     "unpin": _unpin,
     "freeze": _freeze,
     "advance": _advance,
+    "power_failure": _event("power_failure"),
+    "open_cover": _event("open_cover"),
+    "magnetic_field": _event("magnetic_field"),
+    "correct_clock": _correct_clock,
 }

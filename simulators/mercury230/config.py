@@ -82,6 +82,9 @@ class SimMeterConfig(ConfigModel):
     mean_power_kw: float | None = Field(default=None, ge=0.0)
     export_peak_kw: float = Field(default=0.0, ge=0.0)
     frozen: bool = False
+    extended_archives: bool = False
+    #: Main profile period T in minutes (dividing the hour); 0 = no profile.
+    profile_period_min: int = Field(default=30, ge=0, le=60)
     fault: FaultConfig | None = None
 
     @field_validator("energy_kinds")
@@ -122,6 +125,8 @@ class SimMeterConfig(ConfigModel):
             export_peak_kw=self.export_peak_kw,
             meter_id=self.meter_id,
             model=self.model,
+            extended_archives=self.extended_archives,
+            profile_period_min=self.profile_period_min,
         )
 
 

@@ -1,4 +1,5 @@
-"""A fleet of simulated Mercury 230 meters: buses on TCP ports, plus an optional control port.
+"""A fleet of simulated Mercury 230 meters: buses on TCP ports or serial pseudo-terminals, plus an
+optional control port.
 
 In-process use (tests)::
 
@@ -18,19 +19,35 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
+
+from pydantic import Field, model_validator
 
 from core.errors import ConfigError
+from drivers.transport.timing import Parity
 from simulators.control import ControlServer
 from simulators.mercury230.clock import Clock, system_clock
 from simulators.mercury230.commands import run_command
-from simulators.mercury230.config import FleetConfig, SimMeterConfig, parse_listen
+from simulators.mercury230.config import (
+    FleetConfig,
+    Listen,
+    SimBusConfig,
+    SimMeterConfig,
+    parse_listen,
+)
 from simulators.mercury230.meter import SimulatedMeter
 from simulators.mercury230.protocol import Bus
-from simulators.mercury230.server import DEFAULT_GAP_S, BusServer
+from simulators.mercury230.server import DEFAULT_GAP_S, BusServer, PtyBusServer
 from simulators.mercury230.settings import MeterSettings
 
-__all__ = ["SimulatorFleet", "default_serial", "make_meters", "meter_from_config"]
+__all__ = [
+    "SerialFleetConfig",
+    "SerialSimBusConfig",
+    "SimulatorFleet",
+    "default_serial",
+    "make_meters",
+    "meter_from_config",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +105,44 @@ def meter_from_config(
     return meter
 
 
+class SerialSimBusConfig(SimBusConfig):
+    """A bus on a TCP port (``listen``) or on a serial pseudo-terminal (``serial_pty = true``,
+    at ``baud`` and ``parity``, ``echo`` like a two-wire RS-485 adapter)."""
+
+    listen: Listen = "127.0.0.1:0"
+    serial_pty: bool = False
+    baud: int = Field(default=9600, gt=0, le=4_000_000)
+    parity: Parity = "N"
+    echo: bool = False
+
+    @model_validator(mode="after")
+    def _one_line(self) -> Self:
+        given = self.model_fields_set
+        if self.serial_pty and "listen" in given:
+            raise ValueError("a bus has either listen or serial_pty = true, not both")
+        if not self.serial_pty:
+            if "listen" not in given:
+                raise ValueError("listen is required (or serial_pty = true)")
+            if given & {"baud", "parity", "echo"}:
+                raise ValueError("baud, parity and echo apply to serial_pty buses only")
+        return self
+
+
+class SerialFleetConfig(FleetConfig):
+    """The fleet file, whose buses may be on serial pseudo-terminals (what ``isu sim`` reads)."""
+
+    bus: tuple[SerialSimBusConfig, ...] = Field(min_length=1)
+
+
+def _server(bus: Bus, config: SimBusConfig) -> BusServer | PtyBusServer:
+    if isinstance(config, SerialSimBusConfig) and config.serial_pty:
+        return PtyBusServer(
+            bus, baud=config.baud, parity=config.parity, echo=config.echo, gap_s=config.gap_s
+        )
+    host, port = parse_listen(config.listen)
+    return BusServer(bus, host, port, gap_s=config.gap_s)
+
+
 class SimulatorFleet:
     """Buses and an optional control port, started and stopped together."""
 
@@ -95,7 +150,7 @@ class SimulatorFleet:
 
     def __init__(
         self,
-        buses: Sequence[BusServer],
+        buses: Sequence[BusServer | PtyBusServer],
         *,
         control: tuple[str, int] | None = None,
         clock: Clock = system_clock,
@@ -136,8 +191,7 @@ class SimulatorFleet:
                     bus.add(meter)
                 except ValueError as exc:
                     raise ConfigError(str(exc)) from exc
-            host, port = parse_listen(bus_config.listen)
-            servers.append(BusServer(bus, host, port, gap_s=bus_config.gap_s))
+            servers.append(_server(bus, bus_config))
         control = None if config.control is None else parse_listen(config.control.listen)
         return cls(servers, control=control, clock=clock)
 
@@ -200,13 +254,14 @@ class SimulatorFleet:
         return found[0]
 
     def describe(self) -> dict[str, Any]:
-        """Where the fleet listens: the first line ``isu sim`` prints."""
+        """Where the fleet listens: the first line ``isu sim`` prints (``listen`` for a TCP bus;
+        ``serial``, ``baud``, ``parity``, ``echo`` for a bus on a pseudo-terminal)."""
         return {
             "protocol": self.protocol,
             "buses": [
                 {
                     "name": server.bus.name,
-                    "listen": server.listen,
+                    **server.where(),
                     "meters": [
                         {
                             "address": meter.address,

@@ -17,11 +17,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.obis import EnergyKind
+from drivers.mercury.records import Variant
+from simulators.mercury230.archive import Archive, Registers
 from simulators.mercury230.channel import Channel
 from simulators.mercury230.clock import Clock, system_clock
+from simulators.mercury230.events import MeterEvents
 from simulators.mercury230.faults import Fault
 from simulators.mercury230.instant import INSTANT_FIELDS, InstantValues, instant_from_sample
+from simulators.mercury230.journals import Journals
 from simulators.mercury230.load import ConstantLoad, DailyLoad, LoadModel, LoadSample
+from simulators.mercury230.profile import ProfileMemory
 from simulators.mercury230.settings import MeterSettings
 
 __all__ = ["ENERGY_UNIT", "TARIFF_ZONES", "SimulatedMeter"]
@@ -37,7 +42,7 @@ _HISTORY_STEP_S = 3600
 _MICROSECOND = timedelta(microseconds=1)
 
 
-class SimulatedMeter:
+class SimulatedMeter(MeterEvents):
     """One simulated meter. Reads go through the injected clock; nothing here does I/O."""
 
     def __init__(
@@ -70,9 +75,20 @@ class SimulatedMeter:
             (kind, zone): 0 for kind in EnergyKind for zone in TARIFF_ZONES
         }
         self._pins: dict[str, Decimal] = {}
+        #: Seconds the meter's clock is ahead of true time (changed by clock corrections).
+        self.drift_s = settings.drift_s
+        self.journals = Journals()
+        self.archive = Archive()
+        #: Power failures as true-time spans [off, on): no energy flows, the meter is silent.
+        self.outages: list[tuple[datetime, datetime]] = []
+        self._corrected_on: date | None = None
         now = self.clock()
         self._seed_registers(initial_wh)
         start = now - timedelta(days=settings.history_days)
+        self.profile = self._new_profile()
+        if self.profile is not None:
+            self.profile.baseline(self._cumulative_counts())
+        self._history_events(start, now)
         self._integrate(start, now, _Coarse(self._load, _HISTORY_STEP_S))
         self._last = now
 
@@ -102,7 +118,7 @@ class SimulatedMeter:
     def meter_time(self, at: datetime | None = None) -> datetime:
         """The meter's own clock: true time plus drift, in its local time zone."""
         moment = at if at is not None else self.clock()
-        return (moment + timedelta(seconds=self.settings.drift_s)).astimezone(self._tz)
+        return (moment + timedelta(seconds=self.drift_s)).astimezone(self._tz)
 
     def zone_at(self, at: datetime) -> int:
         """The tariff zone the meter books energy to at true time ``at``."""
@@ -116,16 +132,20 @@ class SimulatedMeter:
         if now > self._last:
             self._integrate(self._last, now, self._load)
             self._last = now
+        self.journals.settle(now)
 
     def register(self, kind: EnergyKind, zone: int = 0) -> int | None:
         """Wh (varh) of ``kind`` in ``zone`` (0 = sum); ``None`` for an unsupported kind."""
         self.update()
         return self._register(kind, zone)
 
-    def registers(self) -> dict[EnergyKind, dict[int, int]]:
+    def registers(self) -> Registers:
         """Every supported kind: zone → Wh (varh), zone 0 being the sum of zones 1..4."""
         self.update()
-        result: dict[EnergyKind, dict[int, int]] = {}
+        return self._registers_now()
+
+    def _registers_now(self) -> Registers:
+        result: Registers = {}
         for kind in EnergyKind:
             if self.supports(kind):
                 zones = {zone: self._acc[(kind, zone)] // ENERGY_UNIT for zone in TARIFF_ZONES}
@@ -233,10 +253,61 @@ class SimulatedMeter:
     def _integrate(self, start: datetime, end: datetime, load: LoadModel) -> None:
         cursor = start
         while cursor < end:
-            zone, zone_end = self._zone_span(cursor)
-            stop = min(end, zone_end, load.next_change(cursor))
-            self._book(load.sample(cursor), zone, (stop - cursor) // _MICROSECOND)
+            boundary, stamp = self._next_boundary(cursor)
+            dark = next((on for off, on in self.outages if off <= cursor < on), None)
+            if dark is not None:  # no supply, no energy
+                stop = min(end, dark, boundary)
+            else:
+                next_off = min((off for off, _ in self.outages if off > cursor), default=end)
+                zone, zone_end = self._zone_span(cursor)
+                stop = min(end, zone_end, load.next_change(cursor), next_off, boundary)
+                self._book(load.sample(cursor), zone, (stop - cursor) // _MICROSECOND)
             cursor = stop
+            if cursor == boundary:
+                self._at_boundary(boundary, stamp)
+
+    def _at_boundary(self, boundary: datetime, stamp: datetime) -> None:
+        """Snapshots at local 00:00, the profile record of the interval ending at ``stamp``."""
+        if stamp.time() == time(0):
+            self.archive.capture(stamp.date(), self._registers_now())
+        if self.profile is None:
+            return
+        begin = boundary - self.profile.period
+        self.profile.capture(
+            stamp, self._cumulative_counts(),
+            dark=any(off <= begin and on >= boundary for off, on in self.outages),
+            incomplete=any(off < boundary and on > begin for off, on in self.outages),
+            winter=not self.settings.summer_season,
+        )
+
+    def _next_boundary(self, at: datetime) -> tuple[datetime, datetime]:
+        """The true time and local wall time of the next profile boundary (or 00:00) after
+        ``at`` on the meter's clock."""
+        local = self.meter_time(at).replace(tzinfo=None)
+        step = self.profile.period if self.profile is not None else timedelta(days=1)
+        day = datetime.combine(local.date(), time(0))
+        wall = day + ((local - day) // step + 1) * step
+        true = wall.replace(tzinfo=self._tz).astimezone(UTC) - timedelta(seconds=self.drift_s)
+        return true, wall
+
+    def _new_profile(self) -> ProfileMemory | None:
+        variant = Variant(self.settings.variant_bytes)
+        if not variant.has_profile or variant.meter_constant is None:
+            return None
+        records = 8192 if variant.large_memory else 4096
+        return ProfileMemory(self.settings.profile_period_min, records,
+                             index_pointer=self.settings.firmware[0] >= 9)
+
+    def _cumulative_counts(self) -> tuple[int | None, int | None, int | None, int | None]:
+        """Profile counts since the meter was made, per kind: energy · 2A per kWh."""
+        constant = Variant(self.settings.variant_bytes).meter_constant or 1
+        a, b, c, d = (
+            sum(self._acc[(kind, zone)] for zone in TARIFF_ZONES) * 2 * constant
+            // (1000 * ENERGY_UNIT) if self.supports(kind) else None
+            for kind in EnergyKind
+        )
+        return a, b, c, d
+
 
     def _book(self, sample: LoadSample, zone: int, duration_us: int) -> None:
         p_mw = round(sample.p_w * 1000)
@@ -257,7 +328,7 @@ class SimulatedMeter:
         next_start = next((s for s, _ in self.settings.schedule.switches if s > wall), None)
         boundary_day = local.date() if next_start is not None else local.date() + timedelta(days=1)
         boundary_local = _local_datetime(boundary_day, next_start or time(0), self._tz)
-        boundary = boundary_local.astimezone(UTC) - timedelta(seconds=self.settings.drift_s)
+        boundary = boundary_local.astimezone(UTC) - timedelta(seconds=self.drift_s)
         if boundary <= at:
             # Only in zones with daylight-saving folds (not Russia's): force progress.
             boundary = at + timedelta(minutes=1)

@@ -8,7 +8,13 @@ what a meter says (docs/reference/mercury-protocol.md §1.3, §1.4, §1.7, §1.8
     02 close channel                status 0                                    no channel needed
     08 00 serial + date             7 bytes                                     no channel needed
     04 00 time                      8 BCD bytes, meter clock (true + drift), local time
+    04 JJ REC / FF                  journal record 0..9 / the last with its number (journals.py)
+    03 0D ss mm hh                  time correction: ±4 min, once a meter day (else status 4)
     05 0T array 0 (from reset)      A+ A- R+ R- of tariff T (0 = sum, 1..4), FF FF FF FF masked
+    05 4T/5T/BM T/CT/DT             today's/yesterday's consumption, registers at the start of
+                                    month M / today / yesterday (archive.py)
+    18 ARR DD MM YY T               ARR 0 day, 1 month, with ``extended_archives`` only
+    08 13 / 06 03 HI LO 0F          profile: last record / one record (profile.py)
     08 01 / 08 12 (short forms)     passport / execution variant
     08 02 / 03 / 04 / 05 / 1D / 26  ratios, firmware, timeouts, address, firmware checksum
     08 11 BWRI                      one value: P/Q/S 00..0B, U 11..13, I 21..23, cos φ 30..33,
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from decimal import Decimal
 
 from core.errors import FrameError
@@ -42,7 +49,10 @@ from drivers.mercury.request import (
     CloseChannelRequest,
     OpenChannelRequest,
     RawRequest,
+    ReadArchiveRequest,
     ReadEnergyRequest,
+    ReadJournalRequest,
+    ReadMemoryRequest,
     ReadParamRequest,
     ReadTimeRequest,
     Request,
@@ -57,7 +67,9 @@ from drivers.mercury.values import (
     NetworkAddress,
     Season,
     TransformationRatios,
+    decode_bcd,
 )
+from simulators.mercury230.archive import Registers
 from simulators.mercury230.faults import FaultMode, FaultOutcome
 from simulators.mercury230.instant import InstantValues
 from simulators.mercury230.meter import SimulatedMeter
@@ -103,7 +115,11 @@ def answer(meter: SimulatedMeter, request: Request) -> bytes:
     if channel.level_at(now) is None:
         return build_status(request, Status.CHANNEL_NOT_OPEN)
     channel.touch(now)
-    payload = None if isinstance(request, RawRequest) else _payload(meter, request)
+    if isinstance(request, RawRequest):
+        if request.code == RequestCode.WRITE_PARAM and request.params[:1] == b"\x0d":
+            return build_status(request, _correct_clock(meter, request.params[1:]))
+        return build_status(request, Status.INVALID_REQUEST)
+    payload = _payload(meter, request)
     if payload is None:
         return build_status(request, Status.INVALID_REQUEST)
     return build_answer(request, payload)
@@ -154,6 +170,9 @@ class Bus:
         fault = meter.fault
         strikes = fault is not None and fault.strikes(meter.fault_rng)
         extra = {"meter_id": meter.meter_id, "bus": self.name}
+        if not meter.powered():
+            logger.debug("meter %s is without supply", meter.meter_id, extra=extra)
+            return FaultOutcome(None)
         if fault is not None and strikes and fault.mode is FaultMode.SILENCE:
             logger.debug("meter %s stays silent (fault)", meter.meter_id, extra=extra)
             return FaultOutcome(None)
@@ -192,6 +211,61 @@ def _collide(outcomes: Sequence[FaultOutcome]) -> FaultOutcome | None:
     return FaultOutcome(bytes(garbled), delay_s)
 
 
+def _correct_clock(meter: SimulatedMeter, params: bytes) -> Status:
+    """03 0D (DOC3 §3): the new time of day; the meter's date stays."""
+    if len(params) != 3:
+        return Status.INVALID_REQUEST
+    try:
+        second, minute, hour = decode_bcd(params)
+        now = meter.meter_time().replace(tzinfo=None)
+        target = now.replace(hour=hour, minute=minute, second=second, microsecond=0)
+    except (FrameError, ValueError):
+        return Status.INVALID_REQUEST
+    try:
+        done = meter.correct_clock((target - now).total_seconds())
+    except ValueError:
+        return Status.INVALID_REQUEST  # beyond ±4 min
+    return Status.OK if done else Status.CLOCK_ALREADY_CORRECTED
+
+
+def _energy(meter: SimulatedMeter, registers: Registers, tariff: int) -> EnergyRegisters:
+    a_plus, a_minus, r_plus, r_minus = (
+        registers[kind][tariff] if kind in registers else None for kind in EnergyKind
+    )
+    return EnergyRegisters(a_plus, a_minus, r_plus, r_minus)
+
+
+def _array(meter: SimulatedMeter, request: ReadEnergyRequest) -> EnergyRegisters | None:
+    """Arrays B (start of month M), C/D (start of today/yesterday), 4/5 (consumption of
+    today/yesterday, the difference of two snapshots) on the meter's own clock."""
+    now = meter.registers()
+    today = meter.meter_time().date()
+    archive = meter.archive
+    start = archive.daily.get(today)
+    previous = archive.daily.get(today - timedelta(days=1))
+    array, tariff = request.array, request.tariff
+    if array is EnergyArray.AT_CURRENT_DAY_START:
+        chosen = start
+    elif array is EnergyArray.AT_PREVIOUS_DAY_START:
+        chosen = previous
+    elif array is EnergyArray.AT_MONTH_START:
+        chosen = archive.latest_month_start(request.month, today)
+    elif array is EnergyArray.CURRENT_DAY and start is not None:
+        chosen = _difference(now, start)
+    elif array is EnergyArray.PREVIOUS_DAY and start is not None and previous is not None:
+        chosen = _difference(start, previous)
+    else:
+        chosen = None
+    return None if chosen is None else _energy(meter, chosen, tariff)
+
+
+def _difference(later: Registers, earlier: Registers) -> Registers:
+    return {
+        kind: {zone: wh - earlier[kind][zone] for zone, wh in zones.items()}
+        for kind, zones in later.items()
+    }
+
+
 def _identity(meter: SimulatedMeter) -> MeterIdentity:
     return MeterIdentity(meter.settings.serial, meter.settings.manufactured)
 
@@ -201,16 +275,37 @@ def _payload(meter: SimulatedMeter, request: Request) -> Payload | None:
     if isinstance(request, ReadTimeRequest):
         season = Season.SUMMER if settings.summer_season else Season.WINTER
         return MeterTime.at(meter.meter_time().replace(tzinfo=None), season)
+    if isinstance(request, ReadJournalRequest):
+        meter.update()
+        return meter.journals.record(request.journal, request.record)
     if isinstance(request, ReadEnergyRequest):
-        if request.array is not EnergyArray.FROM_RESET or request.tariff > 4:
+        if request.tariff > 4:
             return None
-        a_plus, a_minus, r_plus, r_minus = (
-            meter.register(kind, request.tariff) for kind in EnergyKind
-        )
-        return EnergyRegisters(a_plus, a_minus, r_plus, r_minus)
+        if request.array is EnergyArray.FROM_RESET:
+            return _energy(meter, meter.registers(), request.tariff)
+        return _array(meter, request)
+    if isinstance(request, ReadArchiveRequest):
+        if not settings.extended_archives or request.array > 1 or request.tariff > 4:
+            return None  # ARR 2/3 (R1..R4) are not modelled
+        meter.update()
+        today = meter.meter_time().date()
+        archive = meter.archive
+        registers = (archive.day(request.day, today) if request.array == 0
+                     else archive.month(request.day, today))
+        return None if registers is None else _energy(meter, registers, request.tariff)
+    if isinstance(request, ReadMemoryRequest):
+        profile = meter.profile
+        if profile is None or request.memory != 3 or request.energy or request.length != 15:
+            return None  # whole records of the main profile only
+        meter.update()
+        return profile.read(request.offset)
     if not isinstance(request, ReadParamRequest):
         return None
     param = request.param
+    if param is Param.PROFILE_LAST:
+        meter.update()
+        return None if meter.profile is None else meter.profile.pointer(
+            winter=not settings.summer_season)
     if request.bwri is not None:
         return _values(meter.instant(), param, request.bwri)
     if param.takes_extension and request.args:

@@ -1,24 +1,32 @@
-"""A bus of simulated meters behind a transparent serial-to-Ethernet converter (asyncio TCP).
+"""A bus of simulated meters behind a transparent serial-to-Ethernet converter (asyncio TCP), or
+on a serial pseudo-terminal.
 
-One listening socket per bus. Each client's bytes go through the shared codec's
-:class:`~drivers.mercury.session.ServerSession`, which ends requests by their known lengths, so
-frames split over many TCP segments work; when bytes that make no request are followed by a
-quiet ``gap_s``, they are dropped, as a meter's UART drops a broken frame at the inter-byte
-timeout. One request is served at a time per bus (the RS-485 line), whichever client sent it;
-the answer goes back to that client.
+:func:`serve_line` is the one serving routine for both: the bytes of a line go through the
+shared codec's :class:`~drivers.mercury.session.ServerSession`, which ends requests by their
+known lengths, so frames split over many TCP segments or pty reads work; when bytes that make no
+request are followed by a quiet ``gap_s``, they are dropped, as a meter's UART drops a broken
+frame at the inter-byte timeout. One request is served at a time per bus (the RS-485 line),
+whichever line sent it; the answer goes back on that line.
+
+:class:`BusServer` listens on TCP (one line per client); :class:`PtyBusServer` serves one
+:class:`~simulators.serial.PtyPort`, which paces answers at the baud rate and can echo.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from typing import Any, Protocol
 
 from drivers.mercury.request import Request
 from drivers.mercury.session import NEED_DATA, ServerSession
+from drivers.transport.timing import Parity
 from simulators.listener import TcpListener
 from simulators.mercury230.protocol import TRACE, Bus
+from simulators.serial import PtyPort
 
-__all__ = ["DEFAULT_GAP_S", "BusServer"]
+__all__ = ["DEFAULT_GAP_S", "BusServer", "Line", "PtyBusServer", "serve_line"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +34,63 @@ logger = logging.getLogger(__name__)
 #: far below what TCP converters and client stacks jitter, so be generous).
 DEFAULT_GAP_S = 0.1
 _CHUNK = 4096
+
+
+class Line(Protocol):
+    """Where a bus's requests come from and its answers go (a TCP client, a pty)."""
+
+    async def receive(self, timeout_s: float | None) -> bytes:
+        """Bytes in (b"" once the line is gone); :class:`TimeoutError` after ``timeout_s``."""
+        ...
+
+    async def send(self, data: bytes, delay_s: float = 0.0) -> None:
+        """Bytes out, ``delay_s`` after the request."""
+        ...
+
+
+async def serve_line(bus: Bus, line: Line, lock: asyncio.Lock, gap_s: float) -> None:
+    """Answer the requests that come on ``line`` until it is gone; ``lock`` is the bus's."""
+    session = ServerSession()
+    pending = False
+    while True:
+        try:
+            data = await line.receive(gap_s if pending else None)
+        except TimeoutError:
+            session, pending = ServerSession(), False  # a gap ends a broken frame
+            continue
+        if not data:
+            return
+        if logger.isEnabledFor(TRACE):
+            logger.log(TRACE, "bus %s: received %s", bus.name, data.hex(" "))
+        session.receive_data(data)
+        pending = True
+        while (request := session.next_event()) is not NEED_DATA:
+            await _answer(bus, request, line, lock)
+
+
+async def _answer(bus: Bus, request: Request, line: Line, lock: asyncio.Lock) -> None:
+    async with lock:
+        outcome = bus.respond(request)
+        if outcome is None or outcome.reply is None:
+            return
+        if logger.isEnabledFor(TRACE):
+            logger.log(TRACE, "bus %s: sending %s", bus.name, outcome.reply.hex(" "))
+        await line.send(outcome.reply, outcome.delay_s)
+
+
+class _TcpLine:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def receive(self, timeout_s: float | None) -> bytes:
+        return await asyncio.wait_for(self._reader.read(_CHUNK), timeout_s)
+
+    async def send(self, data: bytes, delay_s: float = 0.0) -> None:
+        if delay_s:
+            await asyncio.sleep(delay_s)
+        self._writer.write(data)
+        await self._writer.drain()
 
 
 class BusServer(TcpListener):
@@ -49,41 +114,78 @@ class BusServer(TcpListener):
             extra={"bus": self.bus.name},
         )
 
+    def where(self) -> dict[str, Any]:
+        """Where clients find the bus, for the start-up JSON."""
+        return {"listen": self.listen}
+
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         extra = {"bus": self.bus.name}
         logger.info("bus %s: client %s connected", self.bus.name, peer, extra=extra)
         try:
-            await self._serve(reader, writer)
+            await serve_line(self.bus, _TcpLine(reader, writer), self._line, self.gap_s)
         finally:
             logger.info("bus %s: client %s gone", self.bus.name, peer, extra=extra)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = ServerSession()
-        pending = False
-        while True:
-            try:
-                data = await asyncio.wait_for(reader.read(_CHUNK), self.gap_s if pending else None)
-            except TimeoutError:
-                session, pending = ServerSession(), False  # a gap ends a broken frame
-                continue
-            if not data:
-                return
-            if logger.isEnabledFor(TRACE):
-                logger.log(TRACE, "bus %s: received %s", self.bus.name, data.hex(" "))
-            session.receive_data(data)
-            pending = True
-            while (request := session.next_event()) is not NEED_DATA:
-                await self._answer(request, writer)
 
-    async def _answer(self, request: Request, writer: asyncio.StreamWriter) -> None:
-        async with self._line:
-            outcome = self.bus.respond(request)
-            if outcome is None or outcome.reply is None:
-                return
-            if outcome.delay_s:
-                await asyncio.sleep(outcome.delay_s)
-            if logger.isEnabledFor(TRACE):
-                logger.log(TRACE, "bus %s: sending %s", self.bus.name, outcome.reply.hex(" "))
-            writer.write(outcome.reply)
-            await writer.drain()
+class PtyBusServer:
+    """Serves one :class:`Bus` on a serial pseudo-terminal (see :attr:`device` after start)."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        baud: int = 9600,
+        parity: Parity = "N",
+        echo: bool = False,
+        gap_s: float = DEFAULT_GAP_S,
+    ) -> None:
+        self.bus = bus
+        self.gap_s = gap_s
+        self.pty = PtyPort(baud, parity, echo=echo)
+        self._line = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def device(self) -> str:
+        """The slave device (``/dev/pts/N``) a client opens as its serial port."""
+        return self.pty.device
+
+    async def start(self) -> None:
+        await self.pty.open()
+        self._task = asyncio.create_task(self._serve(), name=f"bus {self.bus.name}")
+        logger.info(
+            "bus %s on serial pty %s at %d %s%s with %d meter(s)",
+            self.bus.name,
+            self.device,
+            self.pty.baud,
+            self.pty.parity,
+            " (echo)" if self.pty.echo else "",
+            len(self.bus.meters),
+            extra={"bus": self.bus.name},
+        )
+
+    async def _serve(self) -> None:
+        try:
+            await serve_line(self.bus, self.pty, self._line, self.gap_s)
+        except Exception:
+            logger.exception(
+                "bus %s: serial pty serving failed", self.bus.name, extra={"bus": self.bus.name}
+            )
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.pty.close()
+
+    def where(self) -> dict[str, Any]:
+        """Where clients find the bus, for the start-up JSON."""
+        return {
+            "serial": self.device,
+            "baud": self.pty.baud,
+            "parity": self.pty.parity,
+            "echo": self.pty.echo,
+        }

@@ -96,6 +96,10 @@ class MeterSettings:
     model: str = "Mercury 230 ART-01"
     #: 08 12 execution variant, six bytes; ``None`` derives it (``default_variant``).
     variant: bytes | None = None
+    #: 18h extended archives (daily 123 days, monthly 36 months); declared in variant b6 bit 6.
+    extended_archives: bool = False
+    #: Main profile integration period T in minutes (1..60 dividing the hour); 0 = no profile.
+    profile_period_min: int = 30
     #: 08 26 firmware checksum; ``None`` derives a stable value from the firmware version.
     firmware_crc: int | None = None
 
@@ -121,6 +125,10 @@ class MeterSettings:
             raise ValueError(f"meter {self.serial}: history_days must not be negative")
         if self.variant is not None and len(self.variant) != 6:
             raise ValueError(f"meter {self.serial}: an execution variant is six bytes")
+        if self.profile_period_min and (
+            not 1 <= self.profile_period_min <= 60 or 60 % self.profile_period_min
+        ):
+            raise ValueError(f"meter {self.serial}: profile period must divide the hour")
         if self.firmware_crc is not None and not 0 <= self.firmware_crc <= 0xFFFF:
             raise ValueError(f"meter {self.serial}: a firmware checksum is two bytes")
         try:
@@ -144,7 +152,12 @@ class MeterSettings:
 
     @property
     def variant_bytes(self) -> bytes:
-        return self.variant if self.variant is not None else default_variant(self.energy_kinds)
+        if self.variant is not None:
+            return self.variant
+        return default_variant(
+            self.energy_kinds, extended_archives=self.extended_archives,
+            profile=self.profile_period_min > 0, large_memory=self.firmware[0] >= 9,
+        )
 
     @property
     def firmware_checksum(self) -> int:
@@ -153,14 +166,19 @@ class MeterSettings:
         return crc16_modbus(bytes(self.firmware))
 
 
-def default_variant(energy_kinds: frozenset[EnergyKind]) -> bytes:
+def default_variant(
+    energy_kinds: frozenset[EnergyKind], *, extended_archives: bool = False,
+    profile: bool = False, large_memory: bool = True,
+) -> bytes:
     """A 230 ART-like variant (DOC3 fig. 4.33), with what the simulator actually serves.
 
     b1 B4: class 1.0 / 2.0, 230 V, 5 A. b2: one direction when A- is not measured (bit 7),
-    -40 °C range, no profile (the simulator serves none yet), three phases, A = 500 imp/kWh.
-    b3 C2: modulus summation, internal tariffer, type AR, variant 2. b4 95: memory 131K×8,
-    optical port, RS-485, top-cover seal. b5 57. b6 00: no extended (18h) archives.
+    -40 °C range, profile when asked (bit 5), three phases, A = 500 imp/kWh.
+    b3 C2: modulus summation, internal tariffer, type AR, variant 2. b4 95: memory 131K×8
+    (15: 65.5K×8 below firmware 9, whose profile pointer is a byte address), optical port,
+    RS-485, top-cover seal. b5 57. b6: bit 6 = extended (18h) archives.
     """
     one_direction = EnergyKind.A_MINUS not in energy_kinds
-    b2 = (0x80 if one_direction else 0x00) | 0x40 | 0x03
-    return bytes((0xB4, b2, 0xC2, 0x95, 0x57, 0x00))
+    b2 = (0x80 if one_direction else 0x00) | 0x40 | (0x20 if profile else 0x00) | 0x03
+    b4 = 0x95 if large_memory else 0x15
+    return bytes((0xB4, b2, 0xC2, b4, 0x57, 0x40 if extended_archives else 0x00))

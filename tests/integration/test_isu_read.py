@@ -66,7 +66,8 @@ async def test_json_lines_carry_what_the_meter_holds(fleet: SimulatorFleet) -> N
     assert instant["1.0.14.7.0.255"]["unit"] == "Hz"
     info = {line["field"]: line["value"] for line in lines if line["stream"] == "info"}
     assert info["serial_number"] == meter.serial
-    assert set(info) == {"serial_number", "manufactured", "firmware", "vt_ratio", "ct_ratio"}
+    assert {"serial_number", "manufactured", "firmware", "vt_ratio", "ct_ratio",
+            "meter_constant", "extended_archives"} <= set(info)
     (clock,) = [line for line in lines if line["stream"] == "clock"]
     assert abs(Decimal(str(clock["drift_s"]))) < 2
 
@@ -74,7 +75,10 @@ async def test_json_lines_carry_what_the_meter_holds(fleet: SimulatorFleet) -> N
 async def test_a_partly_read_meter_exits_2_and_names_the_failed_stream(
     fleet: SimulatorFleet,
 ) -> None:
-    code, lines, err = await _read(fleet, "--address", "8", "--what", "current,daily", "--json")
+    code, lines, err = await _read(  # no daily archive reaches back to 2000
+        fleet, "--address", "8", "--what", "current,daily", "--from", "2000-01-01",
+        "--to", "2000-01-02", "--json",
+    )
     assert code == 2
     assert {line["stream"] for line in lines} == {"current"}
     (failure,) = [json.loads(line) for line in err.splitlines()]

@@ -24,7 +24,6 @@ from core.errors import (
     ChecksumError,
     ConnectionLostError,
     MeterInternalError,
-    ObjectUnavailableError,
     ProtocolError,
     TransportTimeoutError,
     TruncatedError,
@@ -81,6 +80,19 @@ EXPECTED_INFO = [
     ("firmware", "8.0.0"),
     ("vt_ratio", "1"),
     ("ct_ratio", "1"),
+    # M6 variant B4 E3 C2 95 57 40
+    ("accuracy_class_active", "1.0"),
+    ("accuracy_class_reactive", "2.0"),
+    ("nominal_voltage_v", "230"),
+    ("nominal_current_a", "5"),
+    ("meter_constant", "500"),
+    ("phases", "3"),
+    ("directions", "1"),
+    ("profile", "true"),
+    ("profile_records", "8192"),
+    ("interfaces", "rs485,optical"),
+    ("extended_archives", "true"),
+    ("variant", "B4E3C2955740"),
 ]
 
 Answer = bytes | None
@@ -185,7 +197,7 @@ async def test_info_of_the_real_meter_over_memory() -> None:
     assert _info(result) == EXPECTED_INFO
     assert result.errors == {}
     assert meter.received == [v.M2_OPEN_REQ, v.M4_SERIAL_REQ, v.M5_FIRMWARE_REQ,
-                              v.M8_RATIOS_REQ, CLOSE_30]
+                              v.M8_RATIOS_REQ, v.M6_VARIANT_REQ, CLOSE_30]
 
 
 async def test_info_of_the_real_meter_over_tcp() -> None:
@@ -408,7 +420,7 @@ async def test_partial_read_keeps_what_was_read() -> None:
         )
     assert _info(result) == EXPECTED_INFO
     assert isinstance(result.errors[Stream.CURRENT], TransportTimeoutError)
-    assert isinstance(result.errors[Stream.DAILY], ObjectUnavailableError)
+    assert isinstance(result.errors[Stream.DAILY], TransportTimeoutError)  # 04 00 unscripted
     assert Stream.CURRENT not in result.readings
     assert result.streams() == [Stream.INFO]
     assert all(isinstance(item, InfoItem) for item in result.info)

@@ -128,12 +128,7 @@ def test_drivers_are_checked_without_io_and_say_what_they_read() -> None:
     from core.model import Stream
     from drivers.base import MeterEndpoint, check_endpoint, supported_streams
 
-    assert supported_streams("mercury230") == {
-        Stream.CURRENT,
-        Stream.INSTANT,
-        Stream.CLOCK,
-        Stream.INFO,
-    }
+    assert supported_streams("mercury230") == set(Stream)
     check_endpoint(MeterEndpoint(meter_id="m1", protocol="mercury230", address=17))
     with pytest.raises(ConfigError, match="m1"):
         check_endpoint(MeterEndpoint(meter_id="m1", protocol="mercury230", address=0xFE))

@@ -76,5 +76,30 @@ def test_bad_time_zone_and_timeout() -> None:
 
 def test_supported_streams() -> None:
     assert {str(s) for s in Mercury230Driver.supported_streams} == {
-        "current", "instant", "clock", "info"
+        "current", "instant", "clock", "info", "events", "daily", "monthly", "interval"
     }
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"journals": [0x01, 0x31]}, "journals"),
+        ({"journals": "01"}, "journals"),
+        ({"profile_pointer": "guess"}, "profile_pointer"),
+        ({"profile_stamp": "middle"}, "profile_stamp"),
+    ],
+)
+def test_bad_record_options_are_refused(options: dict[str, Any], match: str) -> None:
+    client, _ = memory_pair()
+    with pytest.raises(ConfigError, match=match):
+        Mercury230Driver(client, _endpoint(**options))
+
+
+def test_record_options_are_accepted() -> None:
+    from drivers.mercury.options import MercuryOptions
+
+    parsed = MercuryOptions.from_endpoint(_endpoint(
+        journals=[0x12, 0x13, 0x12], profile_pointer="address", profile_stamp="start"
+    ))
+    assert parsed.journals == (0x12, 0x13)
+    assert (parsed.profile_pointer, parsed.profile_stamp) == ("address", "start")

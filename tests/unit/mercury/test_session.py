@@ -166,7 +166,16 @@ def test_a_bad_layout_with_a_good_crc_is_a_frame_error() -> None:
 
 def test_unsupported_request_cannot_be_sent() -> None:
     with pytest.raises(FrameError):
-        ClientSession().send(RawRequest(0x30, 0x03, b"\x0d\x30\x55\x10"), 0.0)
+        ClientSession().send(RawRequest(0x30, 0x07, b"\x01"), 0.0)
+
+
+def test_a_write_expects_a_status_answer() -> None:
+    session = ClientSession()
+    session.send(RawRequest(0x30, 0x03, b"\x0d\x30\x55\x10"), 0.0)
+    session.receive_data(v.M2_OPEN_RESP)  # status 0 at 0x30
+    event = session.next_event()
+    assert isinstance(event, StatusAnswer)
+    assert event.error() is None
 
 
 # --- server side -------------------------------------------------------------------------------

@@ -97,3 +97,18 @@ def test_two_meters_at_one_address_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="taken"):
         SimulatorFleet.from_config(build_fleet_config(parse("--config", str(path))), clock=CLOCK)
+
+
+def test_fleet_file_keys_for_archives_and_profile() -> None:
+    from simulators.mercury230.config import SimMeterConfig
+
+    config = SimMeterConfig(serial="40680048", extended_archives=True, profile_period_min=15)
+    settings = config.to_settings(default_serial="30000001", default_seed=0)
+    assert settings.extended_archives
+    assert settings.profile_period_min == 15
+    assert settings.variant_bytes[5] & 0x40
+    assert settings.variant_bytes[1] & 0x20  # profile present
+    with pytest.raises(ValueError, match="divide the hour"):
+        SimMeterConfig(serial="40680048", profile_period_min=7).to_settings(
+            default_serial="30000001", default_seed=0
+        )

@@ -122,7 +122,8 @@ def test_wrong_password_or_level_is_refused(bus: Bus) -> None:
 def test_unknown_or_unserved_requests_get_status_1(bus: Bus) -> None:
     bus.exchange(open_request(1))
     for request in (
-        ReadJournalRequest(1, 0x01, 2),
+        ReadJournalRequest(1, 0x01, 0xFE),  # all ten at once: not served
+        ReadJournalRequest(1, 0x31, 0),  # dips and swells: not kept
         ReadEnergyRequest(1, EnergyArray.MONTH, 0, month=1),
         ReadEnergyRequest(1, EnergyArray.FROM_RESET, 5),
         ReadParamRequest(1, Param.AUX_VALUE, b"\x70"),

@@ -10,9 +10,9 @@ Deferred (the simulator answers status 1 to these for now, or they need state it
   synthetic and do not add up to W3 anyway.
 - W10 ``08 11 70`` temperature, W11 ``08 11 61`` THD, DOC3 ``08 11 70``: no thermal or
   harmonic model.
-- DOC3 ``04 01 02`` power journal, ``04 02 FF`` clock-correction journal: no journals yet.
-- DOC3 ``05 31 00`` January array, ``18 00 …`` daily archive: only array 0 (from reset).
-- DOC3 ``08 13`` last profile record, ``06 03 00 10 0F`` profile read: no load profile yet.
+- DOC3 ``05 31 00`` January array (array 3, consumption per month): not modelled.
+- DOC3 ``08 13`` last profile record: DOC3's own example disagrees with its ``06`` record
+  (pitfall 13), and the simulator's pointer status carries only the overflow and season bits.
 - DOC3 ``08 14 08`` / ``08 14 30``: 08 14 reads data frozen by 03 08, not kept yet.
 - DOC3 ``08 01 00`` / ``08 12 00`` long forms: their tail (firmware CRC, variant code…) is
   not modelled; the short forms are served (M6, DOC3 ``42 08 01``).
@@ -27,7 +27,10 @@ from typing import Any
 import pytest
 
 from core.obis import EnergyKind
+from drivers.mercury.crc import append_crc
+from drivers.mercury.records import ProfileRecord
 from simulators.mercury230.clock import ManualClock
+from simulators.mercury230.journals import JournalRing
 from simulators.mercury230.meter import SimulatedMeter
 from simulators.mercury230.protocol import Bus
 from simulators.mercury230.settings import MeterSettings, PasswordEncoding
@@ -178,3 +181,54 @@ def test_doc3_passport(clock: ManualClock) -> None:
     bus = Bus([meter])
     assert bus.exchange(H("42 01 01 01 01 01 01 01 01 5F 22")) == H("42 00 31 10")
     assert_exchanges(bus, D_PASSPORT)
+
+
+# -- §3.4 DOC3 journal, archive and profile examples (CRC computed here) -----------------------
+D_POWER_JOURNAL = (
+    H("80 04 01 02 E8 74"), H("80 01 53 07 01 02 08 09 50 12 01 02 08 2F 74")
+)
+D_CLOCK_JOURNAL = (
+    H("80 04 02 FF 29 05"), H("80 53 23 10 23 01 08 59 23 10 23 01 08 00 91 EB")
+)
+D_ARCHIVE_T2 = (
+    H("14 18 00 23 06 19 02 2D 0D"),
+    H("14 00 00 5E 7C FF FF FF FF 00 00 DC 02 00 00 9D 0D 19 DA"),
+)
+D_PROFILE_RECORD = (
+    H("80 06 03 00 10 0F DA 5B"), H("80 0A 10 00 05 03 08 1E 04 29 FF FF 00 00 00 00 FE AF")
+)
+
+
+def test_doc3_journal_records(clock: ManualClock) -> None:
+    clock.set(datetime(2008, 3, 1, 9, 0, tzinfo=UTC))
+    meter = frozen_meter(clock, serial="41906467", address=0x80)
+    journals = meter.journals
+    journals.rings[0x01] = JournalRing(2)  # without the power-on the history starts with
+    journals.append(0x01, datetime(2008, 1, 10, 8, 0), datetime(2008, 1, 11, 8, 0))
+    journals.append(0x01, datetime(2008, 1, 12, 8, 0), datetime(2008, 1, 31, 8, 0))
+    journals.append(0x01, datetime(2008, 2, 1, 7, 53, 1), datetime(2008, 2, 1, 12, 50, 9))
+    journals.append(0x02, datetime(2008, 1, 23, 10, 23, 53), datetime(2008, 1, 23, 10, 23, 59))
+    bus = Bus([meter])
+    assert_exchanges(bus, D_OPEN_BINARY, D_POWER_JOURNAL, D_CLOCK_JOURNAL)
+
+
+def test_doc3_daily_archive(clock: ManualClock) -> None:
+    clock.set(datetime(2019, 7, 1, 9, 0, tzinfo=UTC))
+    meter = frozen_meter(
+        clock, serial="41906420", address=0x14, extended_archives=True,
+        energy_kinds=frozenset({EnergyKind.A_PLUS, EnergyKind.R_PLUS, EnergyKind.R_MINUS}),
+    )
+    meter.archive.daily[date(2019, 6, 23)] = {
+        EnergyKind.A_PLUS: {2: 31_838}, EnergyKind.R_PLUS: {2: 732}, EnergyKind.R_MINUS: {2: 3485}
+    }
+    bus = Bus([meter])
+    assert bus.exchange(append_crc(H("14 01 01 01 01 01 01 01 01"))) == append_crc(H("14 00"))
+    assert_exchanges(bus, D_ARCHIVE_T2)
+
+
+def test_doc3_profile_record(clock: ManualClock) -> None:
+    meter = frozen_meter(clock, serial="41906467", address=0x80)
+    assert meter.profile is not None
+    meter.profile.slots[1] = ProfileRecord(0x0A, datetime(2008, 3, 5, 10), 30, 10500, None, 0, 0)
+    bus = Bus([meter])
+    assert_exchanges(bus, D_OPEN_BINARY, D_PROFILE_RECORD)
