@@ -65,8 +65,12 @@ def add_read_arguments(parser: argparse.ArgumentParser) -> None:
     secret = parser.add_mutually_exclusive_group()
     secret.add_argument("--password", help="for bench work; services read secrets from files")
     secret.add_argument("--password-file", type=Path, help="file whose first line is the password")
-    parser.add_argument("--level", type=int, choices=[1, 2], default=1)
-    parser.add_argument("--password-encoding", choices=["binary", "ascii"], default="binary")
+    parser.add_argument("--level", type=int, choices=[1, 2], help="access level (default 1)")
+    parser.add_argument(
+        "--password-encoding",
+        choices=["binary", "ascii"],
+        help="default binary; ascii for D meters",
+    )
     parser.add_argument(
         "--what", type=_streams, default=[Stream.CURRENT], help="streams, comma-separated"
     )
@@ -151,7 +155,9 @@ def _print_table(result: ReadResult, out: TextIO) -> None:
         elif stream == "events":
             print(f"{stream:8} {line['ts']:24} {line['kind']}: {line['text']}", file=out)
         else:
-            print(f"{stream:8} {line['obis']:24} {line['value']:>14} {line['unit']}", file=out)
+            when = "" if stream in ("current", "instant") else f"  {line['ts']}"
+            value = f"{line['value']:>14} {line['unit']}"
+            print(f"{stream:8} {line['obis']:24} {value}{when}", file=out)
 
 
 async def _open(args: argparse.Namespace) -> ByteStream:
@@ -186,7 +192,14 @@ async def run_read(
         password=_password(args),
         timeout_s=args.timeout,
         time_zone=args.time_zone,
-        options={"level": args.level, "password_encoding": args.password_encoding},
+        options={
+            name: value
+            for name, value in (
+                ("level", args.level),
+                ("password_encoding", args.password_encoding),
+            )
+            if value is not None
+        },
     )
     try:
         stream = await _open(args)

@@ -3,11 +3,13 @@
 ::
 
     isu sim mercury230 --listen HOST:PORT [--address N] [--meters K] [--seed N] [...]
+    isu sim mercury230 --serial-pty [--baud 9600] [--parity N] [--echo] [...]
     isu sim --config FILE [--control HOST:PORT]
 
 The first line on standard output is one JSON object saying where the fleet listens (ports
-chosen for port 0 included); logs go to standard error. Both forms build the same validated
-fleet description, so an option means what the fleet file's key of the same name means.
+chosen for port 0 and pseudo-terminal devices included); logs go to standard error. Both forms
+build the same validated fleet description, so an option means what the fleet file's key of the
+same name means.
 """
 
 from __future__ import annotations
@@ -27,15 +29,17 @@ from pydantic import ValidationError
 from core.config import format_validation_error, load_toml
 from core.errors import ConfigError
 from core.tariffs import SINGLE_RATE, THREE_ZONE, TWO_ZONE
+from simulators.mercury200.cli import add_mercury200_arguments, run_mercury200
 from simulators.mercury230.clock import ScaledClock
 from simulators.mercury230.config import ControlConfig, FleetConfig
 from simulators.mercury230.faults import FaultMode
-from simulators.mercury230.fleet import SimulatorFleet
+from simulators.mercury230.fleet import SerialFleetConfig, SimulatorFleet
 from simulators.mercury230.settings import PasswordEncoding
 
 __all__ = ["add_sim_arguments", "build_fleet_config", "run_sim"]
 
-PROTOCOLS = ("mercury230",)
+PROTOCOLS = ("mercury230", "mercury200")
+DEFAULT_LISTEN = "127.0.0.1:0"
 
 
 def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +48,19 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--config", type=Path, help="a fleet file (TOML); see deploy/sim/")
     parser.add_argument(
-        "--listen", default="127.0.0.1:0", help="HOST:PORT of the bus (port 0: pick a free one)"
+        "--listen", default=DEFAULT_LISTEN, help="HOST:PORT of the bus (port 0: pick a free one)"
+    )
+    parser.add_argument(
+        "--serial-pty",
+        action="store_true",
+        help="serve the bus on a serial pseudo-terminal instead (its device is in the JSON)",
+    )
+    parser.add_argument("--baud", type=int, help="line speed of --serial-pty (default 9600)")
+    parser.add_argument(
+        "--parity", choices=["N", "E", "O"], help="parity of --serial-pty (default N)"
+    )
+    parser.add_argument(
+        "--echo", action="store_true", help="--serial-pty echoes requests (RS-485 adapter)"
     )
     parser.add_argument("--address", type=int, default=1, help="network address of the first meter")
     parser.add_argument("--meters", type=int, default=1, help="meters at consecutive addresses")
@@ -74,6 +90,16 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--speed", type=float, default=1.0, help="simulated seconds per real second (0: frozen)"
     )
+    parser.add_argument(
+        "--firmware", default="9.0.0", help="X.Y.Z; below 9 the profile pointer is a byte address"
+    )
+    parser.add_argument(
+        "--profile-period-min", type=int, default=30, help="load profile period (0: no profile)"
+    )
+    parser.add_argument(
+        "--extended-archives", action="store_true", help="serve the 18h day and month archives"
+    )
+    add_mercury200_arguments(parser)  # --model, --battery-v
 
 
 def build_fleet_config(args: argparse.Namespace) -> FleetConfig:
@@ -81,7 +107,7 @@ def build_fleet_config(args: argparse.Namespace) -> FleetConfig:
     if args.config is not None:
         if args.protocol is not None:
             raise ConfigError("give either a protocol or --config, not both")
-        config = load_toml(args.config, FleetConfig)
+        config: FleetConfig = load_toml(args.config, SerialFleetConfig)
         if args.control is not None:
             try:
                 control = ControlConfig(listen=args.control)
@@ -90,7 +116,7 @@ def build_fleet_config(args: argparse.Namespace) -> FleetConfig:
             config = config.model_copy(update={"control": control})
         return config
     if args.protocol is None:
-        raise ConfigError("give a protocol (mercury230) or --config FILE")
+        raise ConfigError("give a protocol (mercury230, mercury200) or --config FILE")
     if not 1 <= args.meters <= 240:
         raise ConfigError("--meters must be 1..240")
     meter: dict[str, Any] = {
@@ -102,6 +128,9 @@ def build_fleet_config(args: argparse.Namespace) -> FleetConfig:
         "time_zone": args.time_zone,
         "drift_s": args.drift_s,
         "frozen": args.frozen,
+        "firmware": args.firmware,
+        "profile_period_min": args.profile_period_min,
+        "extended_archives": args.extended_archives,
     }
     if args.one_direction:
         meter["energy_kinds"] = ["A+", "R+"]
@@ -111,22 +140,33 @@ def build_fleet_config(args: argparse.Namespace) -> FleetConfig:
             "probability": args.fault_probability,
             "delay_s": args.fault_delay_s,
         }
-    document: dict[str, Any] = {
-        "protocol": args.protocol,
-        "seed": args.seed,
-        "bus": [
-            {
-                "listen": args.listen,
-                "meter": [{**meter, "address": args.address + i} for i in range(args.meters)],
-            }
-        ],
+    bus: dict[str, Any] = {
+        **_line(args),
+        "meter": [{**meter, "address": args.address + i} for i in range(args.meters)],
     }
+    document: dict[str, Any] = {"protocol": args.protocol, "seed": args.seed, "bus": [bus]}
     if args.control is not None:
         document["control"] = {"listen": args.control}
     try:
-        return FleetConfig.model_validate(document)
+        return SerialFleetConfig.model_validate(document)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, "isu sim")) from exc
+
+
+def _line(args: argparse.Namespace) -> dict[str, Any]:
+    """The bus keys of ``--listen`` or ``--serial-pty`` and its line options."""
+    serial = {"baud": args.baud, "parity": args.parity}
+    if not args.serial_pty:
+        given = [f"--{name}" for name, value in serial.items() if value is not None]
+        if args.echo:
+            given.append("--echo")
+        if given:
+            raise ConfigError(f"{', '.join(given)} only go with --serial-pty")
+        return {"listen": args.listen}
+    if args.listen != DEFAULT_LISTEN:
+        raise ConfigError("give either --listen or --serial-pty, not both")
+    line = {name: value for name, value in serial.items() if value is not None}
+    return {"serial_pty": True, **line, "echo": bool(args.echo)}
 
 
 def _clock(args: argparse.Namespace) -> ScaledClock:
@@ -145,6 +185,8 @@ def _clock(args: argparse.Namespace) -> ScaledClock:
 
 async def run_sim(args: argparse.Namespace) -> int:
     """Run until SIGINT or SIGTERM; 0 after a clean stop, 1 when the setup is unusable."""
+    if args.protocol == "mercury200" and args.config is None:
+        return await run_mercury200(args)
     try:
         config = build_fleet_config(args)
         fleet = SimulatorFleet.from_config(config, clock=_clock(args))

@@ -1,0 +1,160 @@
+"""``isu sim mercury200``: a bus of simulated Mercury 200-family meters until SIGINT/SIGTERM.
+
+::
+
+    isu sim mercury200 --listen HOST:PORT --address N [--meters K] [--model 206|200.02|201|203]
+        [--seed N] [--history-days N] [--schedule S] [--time-zone Z] [--drift-s S] [--frozen]
+        [--fault MODE --fault-probability P --fault-delay-s S] [--control HOST:PORT]
+        [--start T] [--speed X]
+
+The first line on standard output is the same JSON object as ``isu sim mercury230`` prints
+(``protocol``, ``buses`` with ``name``/``listen``/``meters``, ``control``). ``--address`` is
+the four-byte address of the first meter; its serial is the address (so a 200.02 takes at
+most six digits); further meters take consecutive addresses. ``simulators/cli.py`` shares
+most options; :func:`add_mercury200_arguments` adds the rest (``shared=False``: all of them,
+for ``python -m simulators.mercury200.cli``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from core.errors import ConfigError
+from core.tariffs import SINGLE_RATE, THREE_ZONE, TWO_ZONE, schedule_named
+from drivers.mercury.m200.frame import MeterModel
+from simulators.mercury200.fleet import Fleet200
+from simulators.mercury200.meter import SimulatedMeter200
+from simulators.mercury200.protocol import Bus200
+from simulators.mercury200.server import BusServer200
+from simulators.mercury200.settings import Meter200Settings
+from simulators.mercury230.clock import ScaledClock
+from simulators.mercury230.faults import Fault, FaultMode
+from simulators.mercury230.load import ConstantLoad
+
+__all__ = ["add_mercury200_arguments", "build_fleet", "main", "run_mercury200"]
+
+_FAULTS = [mode.value for mode in FaultMode if mode is not FaultMode.INTERNAL_ERROR]
+
+
+def add_mercury200_arguments(parser: argparse.ArgumentParser, *, shared: bool = True) -> None:
+    """Options of ``isu sim mercury200``; with ``shared`` only those ``isu sim`` lacks."""
+    parser.add_argument("--model", choices=[m.value for m in MeterModel], default="206",
+                        help="mercury200: 200.02 addresses by 6 serial digits, others by 8")
+    parser.add_argument("--battery-v", default="3.05", help="mercury200: battery voltage")
+    if shared:
+        return
+    parser.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (port 0: any)")
+    parser.add_argument("--address", type=int, default=1, help="address of the first meter")
+    parser.add_argument("--meters", type=int, default=1, help="meters at consecutive addresses")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--history-days", type=int, default=7)
+    parser.add_argument("--schedule", default=TWO_ZONE.name,
+                        choices=[s.name for s in (SINGLE_RATE, TWO_ZONE, THREE_ZONE)])
+    parser.add_argument("--time-zone", default="Europe/Moscow")
+    parser.add_argument("--drift-s", type=float, default=0.0)
+    parser.add_argument("--frozen", action="store_true", help="no load: registers stay put")
+    parser.add_argument("--fault", choices=_FAULTS)
+    parser.add_argument("--fault-probability", type=float, default=1.0)
+    parser.add_argument("--fault-delay-s", type=float, default=3.0)
+    parser.add_argument("--control", metavar="HOST:PORT")
+    parser.add_argument("--start", help="simulated start time, ISO 8601 with offset")
+    parser.add_argument("--speed", type=float, default=1.0)
+
+
+def _host_port(text: str, what: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{what} {text!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def _clock(args: argparse.Namespace) -> ScaledClock:
+    start = None
+    if getattr(args, "start", None) is not None:
+        try:
+            start = datetime.fromisoformat(args.start)
+        except ValueError as exc:
+            raise ConfigError(f"--start {args.start!r} is not ISO 8601") from exc
+        if start.tzinfo is None:
+            raise ConfigError("--start needs an offset")
+    if args.speed < 0:
+        raise ConfigError("--speed must not be negative")
+    return ScaledClock(start, args.speed)
+
+
+def build_fleet(args: argparse.Namespace, clock: ScaledClock | None = None) -> Fleet200:
+    """The fleet the arguments describe; :class:`ConfigError` says what is wrong."""
+    if getattr(args, "serial_pty", False):
+        raise ConfigError("--serial-pty is not offered for mercury200 yet; use --listen")
+    if not 1 <= args.meters <= 250:
+        raise ConfigError("--meters must be 1..250")
+    try:
+        model = MeterModel(getattr(args, "model", "206"))
+        schedule = schedule_named(args.schedule)
+        fault = None
+        if args.fault is not None:
+            fault = Fault(FaultMode(args.fault), args.fault_probability, args.fault_delay_s)
+    except ValueError as exc:
+        raise ConfigError(f"isu sim mercury200: {exc}") from exc
+    limit = 10 ** model.serial_digits
+    if not args.address >= 0 or args.address + args.meters > limit:
+        raise ConfigError(f"--address: a {model} address is the serial's last "
+                          f"{model.serial_digits} digits (0..{limit - 1})")
+    try:
+        battery = Decimal(getattr(args, "battery_v", "3.05"))
+    except InvalidOperation as exc:
+        raise ConfigError("--battery-v is not a number") from exc
+    clock = clock if clock is not None else _clock(args)
+    meters = []
+    for i in range(args.meters):
+        settings = Meter200Settings(
+            serial=args.address + i, model=model, seed=args.seed + i, schedule=schedule,
+            time_zone=args.time_zone, drift_s=args.drift_s, history_days=args.history_days,
+            battery_v=battery, fault=fault,
+        )
+        meters.append(SimulatedMeter200(
+            settings, clock=clock, load=ConstantLoad() if args.frozen else None
+        ))
+    host, port = _host_port(getattr(args, "listen", None) or "127.0.0.1:0", "--listen")
+    buses = [BusServer200(Bus200(meters), host, port)]
+    if args.control is None:
+        return Fleet200(buses)
+    control_host, control_port = _host_port(args.control, "--control")
+    return Fleet200.with_control(buses, control_host, control_port)
+
+
+async def run_mercury200(args: argparse.Namespace) -> int:
+    """Run until SIGINT or SIGTERM; 0 after a clean stop, 1 when the setup is unusable."""
+    try:
+        fleet = build_fleet(args)
+        await fleet.start()
+    except ConfigError as exc:
+        print(f"isu sim: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(json.dumps(fleet.describe()), flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        await fleet.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulators.mercury200.cli")
+    add_mercury200_arguments(parser, shared=False)
+    return asyncio.run(run_mercury200(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
