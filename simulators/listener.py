@@ -91,6 +91,10 @@ class TcpListener:
             await self.handle(reader, writer)
         except (ConnectionError, OSError) as exc:
             logger.info("%s: client %s dropped: %s", self.what, peer, exc)
+        except asyncio.CancelledError:
+            # Closing the server ends its clients' tasks; a connection task that ends by
+            # cancellation would make asyncio log the CancelledError as an error.
+            logger.debug("%s: client %s closed with the server", self.what, peer)
         finally:
             if task is not None:
                 self._clients.discard(task)
