@@ -6,7 +6,8 @@ the collector. A pty moves bytes instantly, so the port paces them as a line at 
 
 - **requests**: the bytes a client writes arrive at once, but the line is taken to carry them
   at the baud rate from the moment they came; an answer starts no earlier than the end of the
-  request on the wire, plus the meter's own delay;
+  request on the wire, plus the silence by which a meter recognises the end of a frame (the
+  inter-byte timeout of the baud table), plus the meter's own delay;
 - **answers** are written byte by byte no faster than the line allows (11 bit times per byte
   with parity, 10 without; ``drivers.transport.timing``);
 - **echo** (``echo=True``): every byte the client writes comes back first, paced as it goes
@@ -107,9 +108,11 @@ class PtyPort:
         return await asyncio.wait_for(self._reader.read(_CHUNK), timeout_s)
 
     async def send(self, data: bytes, delay_s: float = 0.0) -> None:
-        """Answer ``data``: ``delay_s`` after the request has left the line, at the baud rate."""
+        """Answer ``data`` at the baud rate, once the request has left the line, the frame-end
+        silence has passed and ``delay_s`` more."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outgoing.put_nowait((data, self._received_until + delay_s, done))
+        start_at = self._received_until + self.timing.inter_byte_timeout_s + delay_s
+        self._outgoing.put_nowait((data, start_at, done))
         await done
 
     # -- the line ------------------------------------------------------------------------------

@@ -85,6 +85,8 @@ class SimMeterConfig(ConfigModel):
     extended_archives: bool = False
     #: Main profile period T in minutes (dividing the hour); 0 = no profile.
     profile_period_min: int = Field(default=30, ge=0, le=60)
+    #: The meter's own processing time before it answers, seconds.
+    answer_delay_s: float = Field(default=0.0, ge=0.0, le=10.0)
     fault: FaultConfig | None = None
 
     @field_validator("energy_kinds")
@@ -127,6 +129,7 @@ class SimMeterConfig(ConfigModel):
             model=self.model,
             extended_archives=self.extended_archives,
             profile_period_min=self.profile_period_min,
+            answer_delay_s=self.answer_delay_s,
         )
 
 

@@ -179,10 +179,12 @@ class Bus:
         reply = answer(meter, request)
         if logger.isEnabledFor(TRACE):
             logger.log(TRACE, "meter %s answers %s", meter.meter_id, reply.hex(" "), extra=extra)
+        base_s = meter.settings.answer_delay_s
         if fault is None or not strikes:
-            return FaultOutcome(reply)
+            return FaultOutcome(reply, base_s)
         logger.debug("meter %s: fault %s strikes", meter.meter_id, fault.mode, extra=extra)
-        return fault.damage(reply, meter.fault_rng)
+        damaged = fault.damage(reply, meter.fault_rng)
+        return FaultOutcome(damaged.reply, damaged.delay_s + base_s)
 
 
 def _wrong_length(request: RawRequest) -> bool:

@@ -102,8 +102,13 @@ class MeterSettings:
     profile_period_min: int = 30
     #: 08 26 firmware checksum; ``None`` derives a stable value from the firmware version.
     firmware_crc: int | None = None
+    #: How long the meter takes to start its answer once the request is in (a real meter's
+    #: processing time; benches use it to compare the collector with what the bus allows).
+    answer_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.answer_delay_s < 0:
+            raise ValueError("answer_delay_s must not be negative")
         if len(self.serial) != 8 or not self.serial.isdigit() or not self.serial.isascii():
             raise ValueError(f"serial number {self.serial!r}: eight decimal digits expected")
         if self.address is not None and not 1 <= self.address <= 0xF0:

@@ -29,3 +29,21 @@ def test_ingest_benchmark_runs_and_reports_every_figure() -> None:
     for name in ("copy_baseline", "validate", "store_write", "store_repeat"):
         assert figures[name]["seconds"] > 0
         assert figures[name]["rows_per_s"] > 0
+
+
+def test_bus_efficiency_benchmark_runs_and_reports_every_figure() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.bus", "--meters", "2", "--profile-hours", "1"],
+        cwd=TOP,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.splitlines()[-1])
+    assert figures["streams_failed"] == []
+    assert figures["exchanges"] > 0
+    assert figures["items_read"] > 0
+    for name in ("elapsed_s", "wire_s", "allowed_s", "bus_efficiency", "wire_utilisation"):
+        assert figures[name] > 0
