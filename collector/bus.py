@@ -321,6 +321,17 @@ class BusPoller:
 
     async def _deliver(self, meter: MeterRuntime, result: ReadResult) -> PollOutcome:
         meter_id = meter.config.id
+        current = result.readings.get(Stream.CURRENT)
+        if current:
+            result.readings[Stream.CURRENT], suspicious = meter.check_registers(current)
+            if suspicious:
+                logger.warning(
+                    "meter %s: register(s) %s went back without a rollover at the capacity; "
+                    "stored as invalid",
+                    meter_id,
+                    ", ".join(suspicious),
+                    extra=meter.log_extra,
+                )
         messages = [
             build_message(self.collector_id, meter_id, stream, result.items(stream), result.read_at)
             for stream in result.streams()

@@ -17,7 +17,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from core.config import ConfigModel, TimeZoneName, load_toml
 from core.config import read_secret as read_file_or_env
+from core.errors import ConfigError
 from core.model import ID_PATTERN, Stream
+from core.registers import Capacity
 from drivers.base import available_protocols, supported_streams
 
 __all__ = [
@@ -112,6 +114,10 @@ class MeterConfig(_SecretSource):
     #: Protocol-specific settings passed to the driver as they are (``[bus.meter.options]``);
     #: the driver checks them when the collector starts.
     options: dict[str, Any] = Field(default_factory=dict)
+    #: Register capacity («значность», integer and fraction digits, e.g. "6.2"): a register
+    #: that goes back without rolling over at it is marked ``invalid``. Without it, any
+    #: decrease is.
+    capacity: str | None = None
 
     @model_validator(mode="after")
     def _options_once(self) -> MeterConfig:
@@ -119,6 +125,16 @@ class MeterConfig(_SecretSource):
             if key in self.options:
                 raise ValueError(f"set {key} on the meter, not in its options")
         return self
+
+    @field_validator("capacity")
+    @classmethod
+    def _capacity_digits(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                Capacity.parse(value)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @model_validator(mode="after")
     def _streams_supported(self) -> MeterConfig:

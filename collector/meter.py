@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import SecretStr
 
 from collector.backoff import Backoff
 from collector.config import BusConfig, MeterConfig, read_secret
 from core.errors import IsuError
 from core.messages import MeterState
-from core.model import utc_now
+from core.model import Quality, ReadingItem, utc_now
+from core.obis import parse_energy_obis
+from core.registers import register_quality
 from drivers.base import MeterEndpoint, check_endpoint
 
 __all__ = ["MeterRuntime"]
@@ -36,6 +40,27 @@ class MeterRuntime:
         #: Event-loop time of the next read; ``None``: read as soon as the bus is free.
         self.due_at: float | None = None
         self.state = MeterState(meter=meter.id, protocol=meter.protocol)
+        #: The last ``current`` value of each register, to judge the next one (in memory: the
+        #: first read after a restart has nothing to compare with).
+        self.last_registers: dict[str, Decimal] = {}
+
+    def check_registers(self, items: list[ReadingItem]) -> tuple[list[ReadingItem], list[str]]:
+        """``current`` register items with ``invalid`` quality where a register went back
+        without rolling over at the capacity; also the channels so marked."""
+        checked: list[ReadingItem] = []
+        suspicious: list[str] = []
+        for item in items:
+            if parse_energy_obis(item.obis) is None:
+                checked.append(item)
+                continue
+            previous = self.last_registers.get(item.obis)
+            self.last_registers[item.obis] = item.value
+            quality = register_quality(previous, item.value, self.config.capacity)
+            if quality is Quality.INVALID and item.quality is not Quality.INVALID:
+                suspicious.append(item.obis)
+                item = item.model_copy(update={"quality": Quality.INVALID})
+            checked.append(item)
+        return checked, suspicious
 
     @property
     def log_extra(self) -> dict[str, str]:

@@ -117,3 +117,47 @@ async def test_a_meter_that_does_not_answer_leaves_the_ledger_alone(tmp_path: Pa
         assert collector.queue.sync.ledger("m-1") == {}
         assert states["m-1"].last_error_class == "TransportTimeoutError"
     assert meter.reads == 1
+
+
+def _current_qualities(collector: Collector) -> list[tuple[Decimal, str]]:
+    seen = []
+    for queued in collector.queue.sync.pending(0.0, 0.0, limit=100_000):
+        message = parse_message(queued.payload)
+        if message.stream is Stream.CURRENT:
+            seen += [(item.value, item.quality.value) for item in message.items]  # type: ignore[union-attr]
+    return seen
+
+
+async def test_a_register_that_goes_back_is_stored_invalid(tmp_path: Path) -> None:
+    meter = BENCH["m-1"] = FakeMeter(fixed_value=Decimal("500.0"))
+    async with Collector(_config(tmp_path, ["current"]), open_stream=MemoryBuses()) as collector:
+        await collector.poll_once()
+        meter.fixed_value = Decimal("499.9")  # no capacity given: any decrease is implausible
+        await collector.poll_once()
+        meter.fixed_value = Decimal("500.1")
+        await collector.poll_once()
+        assert _current_qualities(collector) == [
+            (Decimal("500.0"), "ok"),
+            (Decimal("499.9"), "invalid"),
+            (Decimal("500.1"), "ok"),
+        ]
+
+
+async def test_a_rollover_at_the_capacity_is_plausible(tmp_path: Path) -> None:
+    meter = BENCH["m-1"] = FakeMeter(fixed_value=Decimal("99.5"))
+    bus = tcp_bus("bus-a", "m-1")
+    bus["meter"][0] |= {"streams": ["current"], "capacity": "2.1"}  # counts up to 99.9
+    async with Collector(make_config(tmp_path, [bus]), open_stream=MemoryBuses()) as collector:
+        await collector.poll_once()
+        meter.fixed_value = Decimal("0.4")  # rolled over: 0.9 kWh consumed
+        await collector.poll_once()
+        meter.fixed_value = Decimal("60.0")
+        await collector.poll_once()
+        meter.fixed_value = Decimal("10.0")  # back by 50: a reset or a swap, not a rollover
+        await collector.poll_once()
+        assert [quality for _, quality in _current_qualities(collector)] == [
+            "ok",
+            "ok",
+            "ok",
+            "invalid",
+        ]

@@ -195,3 +195,9 @@ def test_a_stream_the_protocol_cannot_read_is_refused_at_start_up(tmp_path: Path
     text = MINIMAL + 'streams = ["current", "daily"]\n'
     with pytest.raises(ConfigError, match=f"protocol {FAKE_PROTOCOL} cannot read daily"):
         _load(tmp_path, text)
+
+
+def test_a_register_capacity_is_integer_and_fraction_digits(tmp_path: Path) -> None:
+    assert _load(tmp_path, MINIMAL + 'capacity = "6.2"\n').buses[0].meters[0].capacity == "6.2"
+    with pytest.raises(ConfigError, match="capacity"):
+        _load(tmp_path, MINIMAL + 'capacity = "six"\n')
