@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.errors import ConfigError, ConnectionLostError, IsuError
 from core.model import ClockItem, EventItem, InfoItem, ReadingItem, Stream
@@ -25,6 +26,7 @@ __all__ = [
     "available_protocols",
     "check_endpoint",
     "create_driver",
+    "endpoint_zone",
     "register_driver",
     "supported_streams",
 ]
@@ -44,6 +46,20 @@ class MeterEndpoint:
     timeout_s: float = 2.0
     time_zone: str = "Europe/Moscow"
     options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0:
+            raise ConfigError(f"meter {self.meter_id}: timeout_s must be positive")
+
+
+def endpoint_zone(endpoint: MeterEndpoint) -> ZoneInfo:
+    """The meter's time zone; :class:`ConfigError` for a name the zone database lacks."""
+    try:
+        return ZoneInfo(endpoint.time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"meter {endpoint.meter_id}: unknown time zone {endpoint.time_zone!r}"
+        ) from exc
 
 
 @dataclass(slots=True)

@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import ClassVar, Literal, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core import logs
 from core.errors import (
@@ -31,7 +30,7 @@ from core.errors import (
     UnexpectedResponseError,
 )
 from core.model import ClockItem, InfoItem, ReadingItem, Stream, utc_now
-from drivers.base import MeterEndpoint, ReadResult
+from drivers.base import MeterEndpoint, ReadResult, endpoint_zone
 from drivers.mercury.answer import Payload
 from drivers.mercury.frame import Param, RequestCode
 from drivers.mercury.instant_reader import read_instant
@@ -98,14 +97,7 @@ class Mercury230Driver:
         self._extra = {"meter_id": endpoint.meter_id, "bus": stream.description}
         self._options = MercuryOptions.from_endpoint(endpoint)
         self._address = self._check_address(endpoint)
-        if endpoint.timeout_s <= 0:
-            raise ConfigError(f"meter {endpoint.meter_id}: timeout_s must be positive")
-        try:
-            self._zone = ZoneInfo(endpoint.time_zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(
-                f"meter {endpoint.meter_id}: unknown time zone {endpoint.time_zone!r}"
-            ) from exc
+        self._zone = endpoint_zone(endpoint)
         level = self._options.level
         password = endpoint.password
         if password is None:

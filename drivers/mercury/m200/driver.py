@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import ClassVar, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core import logs
 from core.errors import (
@@ -35,7 +34,7 @@ from core.errors import (
 )
 from core.model import ClockItem, EventItem, InfoItem, ReadingItem, Stream, utc_now
 from core.obis import EnergyKind, energy_obis
-from drivers.base import MeterEndpoint, ReadResult
+from drivers.base import MeterEndpoint, ReadResult, endpoint_zone
 from drivers.mercury.m200.answer import Payload
 from drivers.mercury.m200.events import EVENT_COMMANDS, event_journal, event_type
 from drivers.mercury.m200.frame import MAX_ADDRESS, Command, Request
@@ -95,14 +94,7 @@ class Mercury200Driver:
                 "fit four bytes"
             )
         self._address = endpoint.address
-        if endpoint.timeout_s <= 0:
-            raise ConfigError(f"meter {endpoint.meter_id}: timeout_s must be positive")
-        try:
-            self._zone = ZoneInfo(endpoint.time_zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(
-                f"meter {endpoint.meter_id}: unknown time zone {endpoint.time_zone!r}"
-            ) from exc
+        self._zone = endpoint_zone(endpoint)
         self._session = ClientSession()
 
     async def read(
