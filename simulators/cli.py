@@ -4,7 +4,8 @@
 
     isu sim mercury230 --listen HOST:PORT [--address N] [--meters K] [--seed N] [...]
     isu sim mercury230 --serial-pty [--baud 9600] [--parity N] [--echo] [...]
-    isu sim --config FILE [--control HOST:PORT]
+    isu sim mercury200 --serial-pty [--baud 9600] [--parity N] [--echo] [...]
+    isu sim --config FILE [--control HOST:PORT]    # protocol = "mercury230" or "mercury200"
 
 The first line on standard output is one JSON object saying where the fleet listens (ports
 chosen for port 0 and pseudo-terminal devices included); logs go to standard error. Both forms
@@ -20,6 +21,7 @@ import contextlib
 import json
 import signal
 import sys
+import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -169,6 +171,14 @@ def _line(args: argparse.Namespace) -> dict[str, Any]:
     return {"serial_pty": True, **line, "echo": bool(args.echo)}
 
 
+def _file_protocol(path: Path) -> object:
+    """The ``protocol`` key of a fleet file (``None`` when unreadable: the loader says why)."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")).get("protocol")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+
+
 def _clock(args: argparse.Namespace) -> ScaledClock:
     start = None
     if args.start is not None:
@@ -185,8 +195,10 @@ def _clock(args: argparse.Namespace) -> ScaledClock:
 
 async def run_sim(args: argparse.Namespace) -> int:
     """Run until SIGINT or SIGTERM; 0 after a clean stop, 1 when the setup is unusable."""
-    if args.protocol == "mercury200" and args.config is None:
+    if args.config is None and args.protocol == "mercury200":
         return await run_mercury200(args)
+    if args.config is not None and _file_protocol(args.config) == "mercury200":
+        return await run_mercury200(args)  # refuses a protocol given as well
     try:
         config = build_fleet_config(args)
         fleet = SimulatorFleet.from_config(config, clock=_clock(args))

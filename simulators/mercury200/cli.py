@@ -6,9 +6,13 @@
         [--seed N] [--history-days N] [--schedule S] [--time-zone Z] [--drift-s S] [--frozen]
         [--fault MODE --fault-probability P --fault-delay-s S] [--control HOST:PORT]
         [--start T] [--speed X]
+    isu sim mercury200 --serial-pty [--baud 9600] [--parity N|E|O] [--echo] [...]
+    isu sim --config FILE [--control HOST:PORT]      # a fleet file with protocol = "mercury200"
 
 The first line on standard output is the same JSON object as ``isu sim mercury230`` prints
-(``protocol``, ``buses`` with ``name``/``listen``/``meters``, ``control``). ``--address`` is
+(``protocol``, ``buses`` with ``name``, ``listen`` or ``serial``/``baud``/``parity``/``echo``,
+``meters``; ``control``). The options build the same validated :class:`Fleet200Config` as a
+fleet file (simulators/mercury200/config.py). ``--address`` is
 the four-byte address of the first meter; its serial is the address (so a 200.02 takes at
 most six digits); further meters take consecutive addresses. ``simulators/cli.py`` shares
 most options; :func:`add_mercury200_arguments` adds the rest (``shared=False``: all of them,
@@ -25,20 +29,28 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
 
+from pydantic import ValidationError
+
+from core.config import format_validation_error, load_toml
 from core.errors import ConfigError
-from core.tariffs import SINGLE_RATE, THREE_ZONE, TWO_ZONE, schedule_named
+from core.tariffs import SINGLE_RATE, THREE_ZONE, TWO_ZONE
 from drivers.mercury.m200.frame import MeterModel
+from simulators.mercury200.config import Fleet200Config
 from simulators.mercury200.fleet import Fleet200
-from simulators.mercury200.meter import SimulatedMeter200
-from simulators.mercury200.protocol import Bus200
-from simulators.mercury200.server import BusServer200
-from simulators.mercury200.settings import Meter200Settings
 from simulators.mercury230.clock import ScaledClock
-from simulators.mercury230.faults import Fault, FaultMode
-from simulators.mercury230.load import ConstantLoad
+from simulators.mercury230.config import ControlConfig
+from simulators.mercury230.faults import FaultMode
 
-__all__ = ["add_mercury200_arguments", "build_fleet", "main", "run_mercury200"]
+__all__ = [
+    "add_mercury200_arguments",
+    "build_fleet",
+    "build_fleet_config",
+    "main",
+    "run_mercury200",
+]
 
 _FAULTS = [mode.value for mode in FaultMode if mode is not FaultMode.INTERNAL_ERROR]
 
@@ -50,7 +62,13 @@ def add_mercury200_arguments(parser: argparse.ArgumentParser, *, shared: bool = 
     parser.add_argument("--battery-v", default="3.05", help="mercury200: battery voltage")
     if shared:
         return
+    parser.add_argument("--config", type=Path, help="a mercury200 fleet file (TOML)")
     parser.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (port 0: any)")
+    parser.add_argument("--serial-pty", action="store_true",
+                        help="serve the bus on a serial pty (its device is in the JSON)")
+    parser.add_argument("--baud", type=int, help="line speed of --serial-pty (default 9600)")
+    parser.add_argument("--parity", choices=["N", "E", "O"], help="--serial-pty parity (N)")
+    parser.add_argument("--echo", action="store_true", help="--serial-pty echoes requests")
     parser.add_argument("--address", type=int, default=1, help="address of the first meter")
     parser.add_argument("--meters", type=int, default=1, help="meters at consecutive addresses")
     parser.add_argument("--seed", type=int, default=0)
@@ -89,18 +107,25 @@ def _clock(args: argparse.Namespace) -> ScaledClock:
     return ScaledClock(start, args.speed)
 
 
-def build_fleet(args: argparse.Namespace, clock: ScaledClock | None = None) -> Fleet200:
-    """The fleet the arguments describe; :class:`ConfigError` says what is wrong."""
-    if getattr(args, "serial_pty", False):
-        raise ConfigError("--serial-pty is not offered for mercury200 yet; use --listen")
+def build_fleet_config(args: argparse.Namespace) -> Fleet200Config:
+    """The fleet file (``--config``) or the fleet the options describe, validated the same
+    way, so an option means what the fleet file's key of the same name means."""
+    if getattr(args, "config", None) is not None:
+        if getattr(args, "protocol", None) is not None:
+            raise ConfigError("give either a protocol or --config, not both")
+        config = load_toml(args.config, Fleet200Config)
+        if args.control is not None:
+            _host_port(args.control, "--control")
+            try:
+                control = ControlConfig(listen=args.control)
+            except ValidationError as exc:
+                raise ConfigError(format_validation_error(exc, "--control")) from exc
+            config = config.model_copy(update={"control": control})
+        return config
     if not 1 <= args.meters <= 250:
         raise ConfigError("--meters must be 1..250")
     try:
         model = MeterModel(getattr(args, "model", "206"))
-        schedule = schedule_named(args.schedule)
-        fault = None
-        if args.fault is not None:
-            fault = Fault(FaultMode(args.fault), args.fault_probability, args.fault_delay_s)
     except ValueError as exc:
         raise ConfigError(f"isu sim mercury200: {exc}") from exc
     limit = 10 ** model.serial_digits
@@ -111,23 +136,52 @@ def build_fleet(args: argparse.Namespace, clock: ScaledClock | None = None) -> F
         battery = Decimal(getattr(args, "battery_v", "3.05"))
     except InvalidOperation as exc:
         raise ConfigError("--battery-v is not a number") from exc
-    clock = clock if clock is not None else _clock(args)
-    meters = []
-    for i in range(args.meters):
-        settings = Meter200Settings(
-            serial=args.address + i, model=model, seed=args.seed + i, schedule=schedule,
-            time_zone=args.time_zone, drift_s=args.drift_s, history_days=args.history_days,
-            battery_v=battery, fault=fault,
-        )
-        meters.append(SimulatedMeter200(
-            settings, clock=clock, load=ConstantLoad() if args.frozen else None
-        ))
-    host, port = _host_port(getattr(args, "listen", None) or "127.0.0.1:0", "--listen")
-    buses = [BusServer200(Bus200(meters), host, port)]
-    if args.control is None:
-        return Fleet200(buses)
-    control_host, control_port = _host_port(args.control, "--control")
-    return Fleet200.with_control(buses, control_host, control_port)
+    meter: dict[str, Any] = {
+        "model": model.value, "schedule": args.schedule, "time_zone": args.time_zone,
+        "drift_s": args.drift_s, "history_days": args.history_days, "frozen": args.frozen,
+        "battery_v": str(battery),
+    }
+    if args.fault is not None:
+        meter["fault"] = {"mode": args.fault, "probability": args.fault_probability,
+                          "delay_s": args.fault_delay_s}
+    bus: dict[str, Any] = {
+        **_line(args),
+        "meter": [{**meter, "serial": args.address + i, "seed": args.seed + i}
+                  for i in range(args.meters)],
+    }
+    document: dict[str, Any] = {"protocol": "mercury200", "seed": args.seed, "bus": [bus]}
+    if args.control is not None:
+        _host_port(args.control, "--control")
+        document["control"] = {"listen": args.control}
+    try:
+        return Fleet200Config.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, "isu sim mercury200")) from exc
+
+
+def _line(args: argparse.Namespace) -> dict[str, Any]:
+    """The bus keys of ``--listen`` or ``--serial-pty`` and its line options."""
+    listen = getattr(args, "listen", None) or "127.0.0.1:0"
+    serial = {"baud": getattr(args, "baud", None), "parity": getattr(args, "parity", None)}
+    echo = bool(getattr(args, "echo", False))
+    if not getattr(args, "serial_pty", False):
+        given = [f"--{name}" for name, value in serial.items() if value is not None]
+        if echo:
+            given.append("--echo")
+        if given:
+            raise ConfigError(f"{', '.join(given)} only go with --serial-pty")
+        _host_port(listen, "--listen")
+        return {"listen": listen}
+    if listen != "127.0.0.1:0":
+        raise ConfigError("give either --listen or --serial-pty, not both")
+    line = {name: value for name, value in serial.items() if value is not None}
+    return {"serial_pty": True, **line, "echo": echo}
+
+
+def build_fleet(args: argparse.Namespace, clock: ScaledClock | None = None) -> Fleet200:
+    """The fleet the arguments describe; :class:`ConfigError` says what is wrong."""
+    config = build_fleet_config(args)
+    return Fleet200.from_config(config, clock=clock if clock is not None else _clock(args))
 
 
 async def run_mercury200(args: argparse.Namespace) -> int:

@@ -17,16 +17,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from drivers.mercury.request import Request
 from drivers.mercury.session import NEED_DATA, ServerSession
 from drivers.transport.timing import Parity
 from simulators.listener import TcpListener
+from simulators.mercury230.faults import FaultOutcome
 from simulators.mercury230.protocol import TRACE, Bus
 from simulators.serial import PtyPort
 
-__all__ = ["DEFAULT_GAP_S", "BusServer", "Line", "PtyBusServer", "serve_line"]
+__all__ = [
+    "DEFAULT_GAP_S",
+    "BusServer",
+    "Line",
+    "PtyBusServer",
+    "RequestSource",
+    "Responder",
+    "serve_line",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +43,23 @@ logger = logging.getLogger(__name__)
 #: far below what TCP converters and client stacks jitter, so be generous).
 DEFAULT_GAP_S = 0.1
 _CHUNK = 4096
+
+
+class Responder(Protocol):
+    """A bus as :func:`serve_line` sees it (this family's :class:`Bus`, the 200 family's)."""
+
+    name: str
+
+    def respond(self, request: Any) -> FaultOutcome | None: ...
+
+
+class RequestSource(Protocol):
+    """A server-role sans-IO session; ``next_event`` gives this module's ``NEED_DATA`` when
+    it needs more bytes."""
+
+    def receive_data(self, data: bytes) -> None: ...
+
+    def next_event(self) -> object: ...
 
 
 class Line(Protocol):
@@ -48,15 +74,23 @@ class Line(Protocol):
         ...
 
 
-async def serve_line(bus: Bus, line: Line, lock: asyncio.Lock, gap_s: float) -> None:
-    """Answer the requests that come on ``line`` until it is gone; ``lock`` is the bus's."""
-    session = ServerSession()
+async def serve_line(
+    bus: Responder,
+    line: Line,
+    lock: asyncio.Lock,
+    gap_s: float,
+    *,
+    session_factory: Callable[[], RequestSource] = ServerSession,
+) -> None:
+    """Answer the requests that come on ``line`` until it is gone; ``lock`` is the bus's.
+    ``session_factory`` makes the codec's server session (another family's, adapted)."""
+    session = session_factory()
     pending = False
     while True:
         try:
             data = await line.receive(gap_s if pending else None)
         except TimeoutError:
-            session, pending = ServerSession(), False  # a gap ends a broken frame
+            session, pending = session_factory(), False  # a gap ends a broken frame
             continue
         if not data:
             return
@@ -68,7 +102,7 @@ async def serve_line(bus: Bus, line: Line, lock: asyncio.Lock, gap_s: float) -> 
             await _answer(bus, request, line, lock)
 
 
-async def _answer(bus: Bus, request: Request, line: Line, lock: asyncio.Lock) -> None:
+async def _answer(bus: Responder, request: object, line: Line, lock: asyncio.Lock) -> None:
     async with lock:
         outcome = bus.respond(request)
         if outcome is None or outcome.reply is None:
