@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from collector.backoff import Backoff
+from collector.clock import correction_event, correction_for
 from collector.config import BusConfig, CollectorConfig, SerialBusConfig, TcpBusConfig
 from collector.meter import MeterRuntime
 from collector.metrics import CollectorMetrics
@@ -41,7 +42,13 @@ from core.errors import (
 )
 from core.messages import MeterState, ReadingsMessage, build_message
 from core.model import Stream, utc_now
-from drivers.base import HISTORY_STREAMS, MeterDriver, ReadResult, create_driver
+from drivers.base import (
+    HISTORY_STREAMS,
+    ClockCorrector,
+    MeterDriver,
+    ReadResult,
+    create_driver,
+)
 from drivers.transport.stream import ByteStream
 from drivers.transport.tcp import open_tcp
 
@@ -87,6 +94,8 @@ LedgerMarks = Mapping[tuple[str, str], float]
 
 # ``since`` is inclusive: start just after the newest item already stored.
 _AFTER = timedelta(microseconds=1)
+# A clock correction is allowed once a day; do not try again sooner.
+_CLOCK_RETRY = timedelta(hours=23)
 
 
 class PollSink(Protocol):
@@ -293,7 +302,51 @@ class BusPoller:
                 result.errors.update(dict.fromkeys(streams, exc))
         if first_error is not None and not result.streams():
             raise first_error
+        if meter.config.clock_policy == "correct" and result.clock:
+            await self._apply_clock_policy(driver, meter, result)
         return result
+
+    async def _apply_clock_policy(
+        self, driver: MeterDriver, meter: MeterRuntime, result: ReadResult
+    ) -> None:
+        """Correct the meter's clock when its drift exceeds the threshold (lock held)."""
+        if not isinstance(driver, ClockCorrector):
+            return
+        now = utc_now()
+        last = meter.clock_corrected_at
+        if last is not None and now - last < _CLOCK_RETRY:
+            return  # the protocol allows one correction a day
+        drift = result.clock[-1].drift_s
+        delta = correction_for(
+            drift, meter.config.clock_threshold_s, driver.clock_correction_limit_s
+        )
+        if delta is None:
+            return
+        try:
+            await driver.correct_clock(delta)
+        except IsuError as exc:
+            if isinstance(exc, TransportError):
+                raise
+            logger.warning(
+                "meter %s: clock not corrected by %+d s: %s (%s)",
+                meter.config.id,
+                delta,
+                exc,
+                exc.error_class,
+                extra=meter.log_extra,
+            )
+            if not exc.retryable:
+                meter.clock_corrected_at = now  # e.g. already corrected today: not before tomorrow
+            return
+        meter.clock_corrected_at = now
+        logger.info(
+            "meter %s: clock drift %s s, corrected by %+d s",
+            meter.config.id,
+            drift,
+            delta,
+            extra=meter.log_extra,
+        )
+        result.events.append(correction_event(now, delta, drift))
 
     def _record_failure(self, meter: MeterRuntime, error: Exception) -> None:
         if isinstance(error, IsuError):

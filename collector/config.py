@@ -20,7 +20,7 @@ from core.config import read_secret as read_file_or_env
 from core.errors import ConfigError
 from core.model import ID_PATTERN, Stream
 from core.registers import Capacity
-from drivers.base import available_protocols, supported_streams
+from drivers.base import available_protocols, corrects_clock, supported_streams
 
 __all__ = [
     "BusConfig",
@@ -118,6 +118,10 @@ class MeterConfig(_SecretSource):
     #: that goes back without rolling over at it is marked ``invalid``. Without it, any
     #: decrease is.
     capacity: str | None = None
+    #: ``never`` leaves the meter's clock alone; ``correct`` moves it, within the protocol's
+    #: limit, when the drift measured by the ``clock`` stream exceeds ``clock_threshold_s``.
+    clock_policy: Literal["never", "correct"] = "never"
+    clock_threshold_s: float = Field(default=10.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _options_once(self) -> MeterConfig:
@@ -135,6 +139,15 @@ class MeterConfig(_SecretSource):
             except ConfigError as exc:
                 raise ValueError(str(exc)) from None
         return value
+
+    @model_validator(mode="after")
+    def _clock_policy_possible(self) -> MeterConfig:
+        if self.clock_policy == "correct":
+            if Stream.CLOCK not in self.streams:
+                raise ValueError('clock_policy = "correct" needs the clock stream in streams')
+            if not corrects_clock(self.protocol):
+                raise ValueError(f"protocol {self.protocol} cannot correct a meter's clock")
+        return self
 
     @model_validator(mode="after")
     def _streams_supported(self) -> MeterConfig:

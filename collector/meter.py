@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from pydantic import SecretStr
@@ -43,6 +44,8 @@ class MeterRuntime:
         #: The last ``current`` value of each register, to judge the next one (in memory: the
         #: first read after a restart has nothing to compare with).
         self.last_registers: dict[str, Decimal] = {}
+        #: When the clock was last corrected (or the meter said it already was today).
+        self.clock_corrected_at: datetime | None = None
 
     def check_registers(self, items: list[ReadingItem]) -> tuple[list[ReadingItem], list[str]]:
         """``current`` register items with ``invalid`` quality where a register went back

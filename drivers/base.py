@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.errors import ConfigError, ConnectionLostError, IsuError
@@ -19,12 +19,14 @@ from drivers.transport.stream import ByteStream
 
 __all__ = [
     "HISTORY_STREAMS",
+    "ClockCorrector",
     "DriverFactory",
     "MeterDriver",
     "MeterEndpoint",
     "ReadResult",
     "available_protocols",
     "check_endpoint",
+    "corrects_clock",
     "create_driver",
     "endpoint_zone",
     "register_driver",
@@ -123,6 +125,17 @@ class MeterDriver(Protocol):
         ...
 
 
+@runtime_checkable
+class ClockCorrector(Protocol):
+    """A driver that can move the meter's clock within its protocol's limit."""
+
+    clock_correction_limit_s: ClassVar[float]
+
+    async def correct_clock(self, delta_s: float) -> None:
+        """Move the meter's clock by ``delta_s`` seconds (``|delta_s|`` within the limit)."""
+        ...
+
+
 DriverFactory = Callable[[ByteStream, MeterEndpoint], MeterDriver]
 
 #: Streams of what a meter keeps in its memory (archives, profiles, journals): read by range,
@@ -162,6 +175,13 @@ def supported_streams(protocol: str) -> frozenset[Stream]:
         raise ConfigError(f"unknown protocol {protocol!r}") from exc
     streams = getattr(factory, "supported_streams", None)
     return frozenset(streams) if streams is not None else frozenset(Stream)
+
+
+def corrects_clock(protocol: str) -> bool:
+    """Whether the protocol's driver offers :class:`ClockCorrector`."""
+    _load_builtin()
+    factory = _REGISTRY.get(protocol)
+    return hasattr(factory, "correct_clock") and hasattr(factory, "clock_correction_limit_s")
 
 
 class _UnopenedStream:

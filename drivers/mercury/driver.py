@@ -79,6 +79,7 @@ class Mercury230Driver:
     """Reads current energy, instantaneous values, the clock and identity of one meter."""
 
     protocol: ClassVar[str] = "mercury230"
+    clock_correction_limit_s: ClassVar[float] = CLOCK_CORRECTION_LIMIT_S
     supported_streams: ClassVar[frozenset[Stream]] = frozenset(
         {Stream.CURRENT, Stream.INSTANT, Stream.CLOCK, Stream.INFO, Stream.EVENTS,
          Stream.DAILY, Stream.MONTHLY, Stream.INTERVAL}
