@@ -105,6 +105,8 @@ class PollSink(Protocol):
 
     async def ledger(self, meter_id: str) -> dict[str, float]: ...
 
+    def history_paused(self) -> bool: ...
+
     def meter_state(self, state: MeterState) -> None: ...
 
 
@@ -283,6 +285,15 @@ class BusPoller:
         """
         live = [stream for stream in meter.config.streams if stream not in HISTORY_STREAMS]
         history = [stream for stream in meter.config.streams if stream in HISTORY_STREAMS]
+        if history and self._sink.history_paused():
+            # The queue is at its bound: the meter keeps these, and the ledger, untouched, makes
+            # the next poll after the queue drains read them all.
+            logger.debug(
+                "meter %s: history streams deferred, the disk queue is full",
+                meter.config.id,
+                extra=meter.log_extra,
+            )
+            history = []
         marks = await self._sink.ledger(meter.config.id) if history else {}
         plan: list[tuple[list[Stream], datetime | None]] = [(live, None)] if live else []
         plan += [([stream], _since(marks.get(stream.value))) for stream in history]

@@ -45,6 +45,12 @@ class CollectorMetrics:
         self.queue_depth = Gauge(
             "isu_collector_queue_depth", "Messages on disk awaiting acknowledgement", registry=r
         )
+        self.history_paused = Gauge(
+            "isu_collector_history_paused",
+            "1 while the disk queue is at its bound and history streams (profiles, snapshots, "
+            "journals) are not read; catch-up reads them later",
+            registry=r,
+        )
         self.queue_oldest_age = Gauge(
             "isu_collector_queue_oldest_age_seconds",
             "Age of the oldest unacknowledged message (0 when the queue is empty)",

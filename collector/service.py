@@ -164,12 +164,21 @@ class Collector:
             log = logger.error if level == 2 else logger.warning
             log(
                 "disk queue holds %d message(s), %s its bound of %d (queue.max_messages); is the "
-                "gateway acknowledging?",
+                "gateway acknowledging?%s",
                 depth,
                 "at" if level == 2 else "over 80 % of",
                 bound,
+                " History streams (profiles, snapshots, journals) are not read until it drains;"
+                " the meters keep them and catch-up reads them later."
+                if level == 2
+                else "",
             )
         self._warned_level = level
+        self.metrics.history_paused.set(1 if level == 2 else 0)
+
+    def history_paused(self) -> bool:
+        """At the queue's bound, what the meters keep themselves is left with them for now."""
+        return self.queue.depth() >= self.config.queue.max_messages
 
     async def _housekeeping(self) -> None:
         while True:

@@ -161,3 +161,37 @@ async def test_a_rollover_at_the_capacity_is_plausible(tmp_path: Path) -> None:
             "ok",
             "invalid",
         ]
+
+
+async def test_at_the_queue_bound_history_waits_with_the_meter_and_live_data_flows(
+    tmp_path: Path,
+) -> None:
+    meter = BENCH["m-1"] = FakeMeter(profile=_intervals(0, 2))
+    bus = tcp_bus("bus-a", "m-1")
+    bus["meter"][0]["streams"] = ["current", "interval"]
+    config = make_config(tmp_path, [bus], queue={"max_messages": 3})
+    async with Collector(config, open_stream=MemoryBuses()) as collector:
+        await collector.poll_once()  # current + interval: 2 messages
+        mark = collector.queue.sync.ledger("m-1")["interval"]
+        meter.profile += _intervals(2, 4)
+        await collector.poll_once()  # current + interval (4 new): 4 messages, over the bound
+        assert collector.queue.depth() == 4
+        assert collector.history_paused()
+        reads_before = len(meter.interval_since)
+        meter.profile += _intervals(6, 2)
+        await collector.poll_once()  # at the bound: only current is read
+        assert len(meter.interval_since) == reads_before
+        assert collector.metrics.registry.get_sample_value("isu_collector_history_paused") == 1
+        assert collector.queue.sync.ledger("m-1")["interval"] > mark
+        held = collector.queue.sync.ledger("m-1")["interval"]
+
+        # The gateway acknowledges everything; the next poll reads what waited, once.
+        collector.queue.sync.acknowledge(
+            [q.id for q in collector.queue.sync.pending(0.0, 0.0, 1000)]
+        )
+        assert not collector.history_paused()
+        await collector.poll_once()
+        assert meter.interval_since[-1] == datetime.fromtimestamp(held, UTC) + timedelta(
+            microseconds=1
+        )
+        assert _queued_intervals(collector) == [item.ts for item in meter.profile[6:]]
