@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from collector.backoff import Backoff
-from collector.clock import correction_event, correction_for
+from collector.clock import COLLECTOR_CLOCK_JOURNAL, correction_event, correction_for
 from collector.config import BusConfig, CollectorConfig, SerialBusConfig, TcpBusConfig
 from collector.meter import MeterRuntime
 from collector.metrics import CollectorMetrics
@@ -68,6 +68,26 @@ StreamOpener = Callable[[TcpBusConfig | SerialBusConfig], Awaitable[ByteStream]]
 
 def _since(last_ts: float | None) -> datetime | None:
     return None if last_ts is None else datetime.fromtimestamp(last_ts, UTC) + _AFTER
+
+
+def _ledger_marks(meter: MeterRuntime, result: ReadResult) -> dict[tuple[str, str], float]:
+    """The newest ``ts`` the meter gave for each history stream read from it.
+
+    Events the collector adds itself (a clock correction) are not the meter's journal: they
+    must not move the mark past journal entries not read yet.
+    """
+    marks: dict[tuple[str, str], float] = {}
+    for stream in result.streams():
+        if stream not in HISTORY_STREAMS or stream not in meter.config.streams:
+            continue
+        stamps = [
+            item.ts
+            for item in result.items(stream)
+            if getattr(item, "journal", None) != COLLECTOR_CLOCK_JOURNAL
+        ]
+        if stamps:
+            marks[(meter.config.id, stream.value)] = max(stamps).timestamp()
+    return marks
 
 
 async def open_bus_stream(bus: TcpBusConfig | SerialBusConfig) -> ByteStream:
@@ -414,11 +434,7 @@ class BusPoller:
         meter.succeeded(first_error)
         outcome = PollOutcome.PARTIAL if first_error is not None else PollOutcome.OK
         self._metrics.polls.labels(self.bus.name, meter_id, outcome.value).inc()
-        marks = {
-            (meter_id, stream.value): max(item.ts for item in result.items(stream)).timestamp()
-            for stream in result.streams()
-            if stream in HISTORY_STREAMS
-        }
+        marks = _ledger_marks(meter, result)
         if messages:
             try:
                 await self._sink.store(messages, marks)

@@ -3,6 +3,7 @@ drifts, within the protocol's ±240 s once a day, and records each correction as
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from collector.config import CollectorConfig
@@ -73,3 +74,30 @@ async def test_drift_is_corrected_within_the_limit_once_a_day(tmp_path: Path) ->
             assert sum(len(items) for items in _corrections(collector).values()) == 2
             states = collector.meter_states()
     assert states[far.meter_id].consecutive_failures == 0
+
+
+async def test_the_meter_journal_entry_of_a_correction_is_still_read(tmp_path: Path) -> None:
+    (meter,) = make_meters(first_address=1, count=1, seed=5, frozen=True)
+    meter.drift_s = -60.0  # slow: its "before" stamp is a minute behind the correction
+    async with SimulatorFleet.single_bus([meter]) as fleet:
+        config = _config(tmp_path, fleet.buses[0].port, [(meter.meter_id, 1)])
+        bus = config.buses[0].model_dump()
+        bus["meter"] = [bus.pop("meters")[0] | {"streams": ["clock", "events"]}]
+        config = CollectorConfig.model_validate(
+            config.model_dump(exclude={"buses"}) | {"bus": [bus]}
+        )
+        async with Collector(config) as collector:
+            await collector.poll_once()  # reads the journals, then corrects the clock
+            corrected = [
+                e for e in _corrections(collector)[meter.meter_id] if e.journal == "collector:clock"
+            ]
+            assert len(corrected) == 1
+            await collector.poll_once()  # the meter's own entry of that correction comes now
+            journal = [
+                event
+                for event in _corrections(collector)[meter.meter_id]
+                if event.journal == "mercury230:02"
+                and event.code == 1
+                and event.ts >= corrected[0].ts.replace(microsecond=0) - timedelta(minutes=2)
+            ]
+    assert journal, "the meter's clock-correction journal entry was skipped"
