@@ -164,8 +164,12 @@ class BusPoller:
                 if delay > 0:
                     await asyncio.sleep(delay)
                     continue
+                due = meter.streams_due(loop.time())
+                if not due:  # woke for a plan entry that moved; look again
+                    meter.schedule([], loop.time(), self._next_due(meter, loop.time()))
+                    continue
                 try:
-                    outcome = await self.poll_meter(meter)
+                    outcome = await self.poll_meter(meter, due)
                 except Exception as exc:  # a bug must not stop the bus
                     logger.exception(
                         "meter %s: unexpected error in the poll loop",
@@ -183,12 +187,16 @@ class BusPoller:
         finally:
             await self.close()
 
-    async def poll_meter(self, meter: MeterRuntime) -> PollOutcome:
-        """Read one meter now, store its messages and report its state."""
+    async def poll_meter(
+        self, meter: MeterRuntime, streams: list[Stream] | None = None
+    ) -> PollOutcome:
+        """Read ``streams`` of one meter now (all of its streams by default), store the
+        messages and report its state."""
         loop = asyncio.get_running_loop()
+        streams = list(meter.config.streams) if streams is None else streams
         async with self.lock:
             try:
-                result = await self._read_with_reopen(meter)
+                result = await self._read_with_reopen(meter, streams)
             finally:
                 if self.bus.pause_s:
                     await asyncio.sleep(self.bus.pause_s)
@@ -203,12 +211,14 @@ class BusPoller:
                 "meter %s: next attempt in %.3g s", meter.config.id, delay, extra=meter.log_extra
             )
             return PollOutcome.FAILED
-        meter.due_at = self._next_due(meter, loop.time())
+        meter.schedule(streams, loop.time(), self._next_due(meter, loop.time()))
         outcome = await self._deliver(meter, result)
         self._report(meter)
         return outcome
 
-    async def _read_with_reopen(self, meter: MeterRuntime) -> ReadResult | Exception | None:
+    async def _read_with_reopen(
+        self, meter: MeterRuntime, streams: list[Stream]
+    ) -> ReadResult | Exception | None:
         """The read's result or error; ``None`` when the bus cannot be opened (lock held)."""
         reused = self._stream is not None
         try:
@@ -216,7 +226,7 @@ class BusPoller:
         except IsuError as exc:
             self._bus_down(exc)
             return None
-        result = await self._read(stream, meter)
+        result = await self._read(stream, meter, streams)
         if reused and isinstance(result, ConnectionLostError):
             # A converter that drops idle connections is not the meter's fault: read once more
             # on a fresh connection before charging the meter.
@@ -232,7 +242,7 @@ class BusPoller:
             except IsuError as exc:
                 self._bus_down(exc)
                 return None
-            result = await self._read(stream, meter)
+            result = await self._read(stream, meter, streams)
         return result
 
     async def close(self) -> None:
@@ -268,13 +278,15 @@ class BusPoller:
             meter.failed(exc.error_class, str(exc))
             self._report(meter)
 
-    async def _read(self, stream: ByteStream, meter: MeterRuntime) -> ReadResult | Exception:
+    async def _read(
+        self, stream: ByteStream, meter: MeterRuntime, streams: list[Stream]
+    ) -> ReadResult | Exception:
         """The driver's result, or the error that cost this meter its read (lock held)."""
         deadline = asyncio.timeout(self.bus.read_deadline_s)
         try:
             driver = create_driver(stream, meter.endpoint)
             async with deadline:
-                return await self._read_streams(driver, meter)
+                return await self._read_streams(driver, meter, streams)
         except IsuError as exc:
             if isinstance(exc, TransportError) and not isinstance(exc, TransportTimeoutError):
                 await self.close()
@@ -297,14 +309,16 @@ class BusPoller:
             self._metrics.unexpected.labels("driver").inc()
             return exc
 
-    async def _read_streams(self, driver: MeterDriver, meter: MeterRuntime) -> ReadResult:
+    async def _read_streams(
+        self, driver: MeterDriver, meter: MeterRuntime, streams: list[Stream]
+    ) -> ReadResult:
         """The live streams in one read, then each history stream since its ledger mark.
 
         A stream the meter refuses is reported and the others are still read; a transport
         failure ends the read (what was read so far is kept); nothing read at all raises.
         """
-        live = [stream for stream in meter.config.streams if stream not in HISTORY_STREAMS]
-        history = [stream for stream in meter.config.streams if stream in HISTORY_STREAMS]
+        live = [stream for stream in streams if stream not in HISTORY_STREAMS]
+        history = [stream for stream in streams if stream in HISTORY_STREAMS]
         if history and self._sink.history_paused():
             # The queue is at its bound: the meter keeps these, and the ledger, untouched, makes
             # the next poll after the queue drains read them all.
@@ -460,9 +474,9 @@ class BusPoller:
     def _next_due(self, meter: MeterRuntime, now: float) -> float:
         # Keep the cadence from the previous due time, so reads do not drift by their duration;
         # a bus that fell behind starts again from now instead of rushing to catch up.
-        if meter.due_at is None:
+        if meter.cadence_due is None:
             return now + meter.period_s
-        due = meter.due_at + meter.period_s
+        due = meter.cadence_due + meter.period_s
         return due if due > now else now
 
     def _report(self, meter: MeterRuntime) -> None:

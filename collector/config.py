@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from collector.plan import StreamPlan, parse_plan_entry
 from core.config import ConfigModel, TimeZoneName, load_toml
 from core.config import read_secret as read_file_or_env
 from core.errors import ConfigError
@@ -120,6 +121,9 @@ class MeterConfig(_SecretSource):
     capacity: str | None = None
     #: ``never`` leaves the meter's clock alone; ``correct`` moves it, within the protocol's
     #: limit, when the drift measured by the ``clock`` stream exceeds ``clock_threshold_s``.
+    #: When each stream is read: seconds (aligned to local time) or, for daily and monthly, a
+    #: local time "HH:MM" (collector/plan.py); streams not named are read every ``period_s``.
+    plan: dict[Stream, float | str] = Field(default_factory=dict)
     clock_policy: Literal["never", "correct"] = "never"
     clock_threshold_s: float = Field(default=10.0, gt=0, le=3600)
 
@@ -139,6 +143,17 @@ class MeterConfig(_SecretSource):
             except ConfigError as exc:
                 raise ValueError(str(exc)) from None
         return value
+
+    @model_validator(mode="after")
+    def _plan_fits(self) -> MeterConfig:
+        for stream, value in self.plan.items():
+            if stream not in self.streams:
+                raise ValueError(f"plan.{stream.value}: the stream is not in streams")
+            parse_plan_entry(stream, value)
+        return self
+
+    def stream_plans(self) -> dict[Stream, StreamPlan]:
+        return {stream: parse_plan_entry(stream, value) for stream, value in self.plan.items()}
 
     @model_validator(mode="after")
     def _clock_policy_possible(self) -> MeterConfig:

@@ -11,10 +11,10 @@ from collector.backoff import Backoff
 from collector.config import BusConfig, MeterConfig, read_secret
 from core.errors import IsuError
 from core.messages import MeterState
-from core.model import Quality, ReadingItem, utc_now
+from core.model import Quality, ReadingItem, Stream, utc_now
 from core.obis import parse_energy_obis
 from core.registers import register_quality
-from drivers.base import MeterEndpoint, check_endpoint
+from drivers.base import MeterEndpoint, check_endpoint, endpoint_zone
 
 __all__ = ["MeterRuntime"]
 
@@ -40,6 +40,12 @@ class MeterRuntime:
         self.backoff = Backoff(period_s, max(period_s, backoff_max_s))
         #: Event-loop time of the next read; ``None``: read as soon as the bus is free.
         self.due_at: float | None = None
+        #: Streams with a plan entry and when each is next due (event-loop time; absent: now).
+        self.plans = meter.stream_plans()
+        self.planned_due: dict[Stream, float] = {}
+        #: When the streams without a plan entry are next due (``None``: now).
+        self.cadence_due: float | None = None
+        self._zone = endpoint_zone(self.endpoint)
         self.state = MeterState(meter=meter.id, protocol=meter.protocol)
         #: The last ``current`` value of each register, to judge the next one (in memory: the
         #: first read after a restart has nothing to compare with).
@@ -64,6 +70,35 @@ class MeterRuntime:
                 item = item.model_copy(update={"quality": Quality.INVALID})
             checked.append(item)
         return checked, suspicious
+
+    def streams_due(self, now: float) -> list[Stream]:
+        """The streams to read at event-loop time ``now``, in configured order."""
+        return [
+            stream
+            for stream in self.config.streams
+            if (
+                self.planned_due.get(stream, now) <= now
+                if stream in self.plans
+                else self.cadence_due is None or self.cadence_due <= now
+            )
+        ]
+
+    def schedule(self, read: list[Stream], now: float, cadence_due: float) -> None:
+        """After a successful read of ``read`` at event-loop time ``now``: when each is next
+        due, and the meter's next wake-up."""
+        wall = utc_now()
+        for stream in read:
+            plan = self.plans.get(stream)
+            if plan is None:
+                self.cadence_due = cadence_due
+            else:
+                due = plan.next_run(wall, self._zone, self.config.id)
+                self.planned_due[stream] = now + (due - wall).total_seconds()
+        unplanned = [s for s in self.config.streams if s not in self.plans]
+        times = [self.planned_due.get(stream, now) for stream in self.plans]
+        if unplanned:
+            times.append(self.cadence_due if self.cadence_due is not None else now)
+        self.due_at = min(times)
 
     @property
     def log_extra(self) -> dict[str, str]:
