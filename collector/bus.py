@@ -49,8 +49,10 @@ from drivers.base import (
     ReadResult,
     create_driver,
 )
+from drivers.transport.counting import CountingStream, TrafficCounts
 from drivers.transport.stream import ByteStream
 from drivers.transport.tcp import open_tcp
+from drivers.transport.timing import inter_byte_timeout_s, wire_time_s
 
 __all__ = [
     "BusPoller",
@@ -151,6 +153,9 @@ class BusPoller:
         self._metrics = metrics
         self._open_stream = open_stream
         self._stream: ByteStream | None = None
+        self._traffic = TrafficCounts()
+        self._busy_s = 0.0
+        self._wire_s = 0.0
         self._reconnect = Backoff(config.poll.reconnect_initial_s, config.poll.reconnect_max_s)
         self._extra = {"bus": bus.name}
 
@@ -195,8 +200,11 @@ class BusPoller:
         loop = asyncio.get_running_loop()
         streams = list(meter.config.streams) if streams is None else streams
         async with self.lock:
+            started = loop.time()
+            before = (self._traffic.bytes_total, self._traffic.writes)
             try:
                 result = await self._read_with_reopen(meter, streams)
+                self._account_line(loop.time() - started, before)
             finally:
                 if self.bus.pause_s:
                     await asyncio.sleep(self.bus.pause_s)
@@ -215,6 +223,21 @@ class BusPoller:
         outcome = await self._deliver(meter, result)
         self._report(meter)
         return outcome
+
+    def _account_line(self, busy_s: float, before: tuple[int, int]) -> None:
+        """Bus efficiency: what the line needed against how long the bus was held."""
+        baud = self.bus.baud
+        if baud is None:
+            return
+        nbytes = self._traffic.bytes_total - before[0]
+        frames = self._traffic.writes - before[1]
+        wire_s = wire_time_s(nbytes, baud, self.bus.parity) + frames * inter_byte_timeout_s(baud)
+        self._busy_s += busy_s
+        self._wire_s += wire_s
+        self._metrics.bus_busy.labels(self.bus.name).inc(busy_s)
+        self._metrics.bus_wire.labels(self.bus.name).inc(wire_s)
+        if self._busy_s > 0:
+            self._metrics.bus_efficiency.labels(self.bus.name).set(self._wire_s / self._busy_s)
 
     async def _read_with_reopen(
         self, meter: MeterRuntime, streams: list[Stream]
@@ -255,7 +278,7 @@ class BusPoller:
 
     async def _ensure_stream(self) -> ByteStream:
         if self._stream is None:
-            self._stream = await self._open_stream(self.bus)
+            self._stream = CountingStream(await self._open_stream(self.bus), self._traffic)
             self._reconnect.reset()
             logger.info(
                 "bus %s: opened %s", self.bus.name, self._stream.description, extra=self._extra

@@ -217,6 +217,9 @@ class TcpBusConfig(_BusBase):
     host: str = Field(min_length=1)
     port: int = Field(ge=1, le=65535)
     connect_timeout_s: Seconds = 5.0
+    #: The converter's serial line (speed and parity), for the bus efficiency metric only.
+    baud: int | None = Field(default=None, gt=0)
+    parity: Literal["N", "E", "O"] = "N"
 
     @property
     def where(self) -> str:

@@ -36,6 +36,25 @@ class CollectorMetrics:
             ["bus", "error"],
             registry=r,
         )
+        self.bus_busy = Counter(
+            "isu_collector_bus_busy_seconds",
+            "Time the bus was held for meter reads",
+            ["bus"],
+            registry=r,
+        )
+        self.bus_wire = Counter(
+            "isu_collector_bus_wire_seconds",
+            "What those reads needed on the line: wire time of the bytes exchanged plus the "
+            "protocol's frame-end silence per request (buses with a known baud)",
+            ["bus"],
+            registry=r,
+        )
+        self.bus_efficiency = Gauge(
+            "isu_collector_bus_efficiency",
+            "wire seconds / busy seconds since start (1.0: the line was the only limit)",
+            ["bus"],
+            registry=r,
+        )
         self.unexpected = Counter(
             "isu_collector_unexpected_errors",
             "Exceptions outside the error tree (bugs), caught so that nothing stops",
