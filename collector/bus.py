@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from collector.backoff import Backoff
-from collector.clock import COLLECTOR_CLOCK_JOURNAL, correction_event, correction_for
+from collector.clock import apply_clock_policy
 from collector.config import BusConfig, CollectorConfig, SerialBusConfig, TcpBusConfig
 from collector.meter import MeterRuntime
 from collector.metrics import CollectorMetrics
@@ -44,7 +44,6 @@ from core.messages import MeterState, ReadingsMessage, build_message
 from core.model import Stream, utc_now
 from drivers.base import (
     HISTORY_STREAMS,
-    ClockCorrector,
     MeterDriver,
     ReadResult,
     create_driver,
@@ -72,26 +71,6 @@ def _since(last_ts: float | None) -> datetime | None:
     return None if last_ts is None else datetime.fromtimestamp(last_ts, UTC) + _AFTER
 
 
-def _ledger_marks(meter: MeterRuntime, result: ReadResult) -> dict[tuple[str, str], float]:
-    """The newest ``ts`` the meter gave for each history stream read from it.
-
-    Events the collector adds itself (a clock correction) are not the meter's journal: they
-    must not move the mark past journal entries not read yet.
-    """
-    marks: dict[tuple[str, str], float] = {}
-    for stream in result.streams():
-        if stream not in HISTORY_STREAMS or stream not in meter.config.streams:
-            continue
-        stamps = [
-            item.ts
-            for item in result.items(stream)
-            if getattr(item, "journal", None) != COLLECTOR_CLOCK_JOURNAL
-        ]
-        if stamps:
-            marks[(meter.config.id, stream.value)] = max(stamps).timestamp()
-    return marks
-
-
 async def open_bus_stream(bus: TcpBusConfig | SerialBusConfig) -> ByteStream:
     """The bus's byte stream: TCP to a converter, or a local serial port."""
     if isinstance(bus, TcpBusConfig):
@@ -116,8 +95,6 @@ LedgerMarks = Mapping[tuple[str, str], float]
 
 # ``since`` is inclusive: start just after the newest item already stored.
 _AFTER = timedelta(microseconds=1)
-# A clock correction is allowed once a day; do not try again sooner.
-_CLOCK_RETRY = timedelta(hours=23)
 
 
 class PollSink(Protocol):
@@ -371,50 +348,8 @@ class BusPoller:
         if first_error is not None and not result.streams():
             raise first_error
         if meter.config.clock_policy == "correct" and result.clock:
-            await self._apply_clock_policy(driver, meter, result)
+            await apply_clock_policy(driver, meter, result)
         return result
-
-    async def _apply_clock_policy(
-        self, driver: MeterDriver, meter: MeterRuntime, result: ReadResult
-    ) -> None:
-        """Correct the meter's clock when its drift exceeds the threshold (lock held)."""
-        if not isinstance(driver, ClockCorrector):
-            return
-        now = utc_now()
-        last = meter.clock_corrected_at
-        if last is not None and now - last < _CLOCK_RETRY:
-            return  # the protocol allows one correction a day
-        drift = result.clock[-1].drift_s
-        delta = correction_for(
-            drift, meter.config.clock_threshold_s, driver.clock_correction_limit_s
-        )
-        if delta is None:
-            return
-        try:
-            await driver.correct_clock(delta)
-        except IsuError as exc:
-            if isinstance(exc, TransportError):
-                raise
-            logger.warning(
-                "meter %s: clock not corrected by %+d s: %s (%s)",
-                meter.config.id,
-                delta,
-                exc,
-                exc.error_class,
-                extra=meter.log_extra,
-            )
-            if not exc.retryable:
-                meter.clock_corrected_at = now  # e.g. already corrected today: not before tomorrow
-            return
-        meter.clock_corrected_at = now
-        logger.info(
-            "meter %s: clock drift %s s, corrected by %+d s",
-            meter.config.id,
-            drift,
-            delta,
-            extra=meter.log_extra,
-        )
-        result.events.append(correction_event(now, delta, drift))
 
     def _record_failure(self, meter: MeterRuntime, error: Exception) -> None:
         if isinstance(error, IsuError):
@@ -471,7 +406,7 @@ class BusPoller:
         meter.succeeded(first_error)
         outcome = PollOutcome.PARTIAL if first_error is not None else PollOutcome.OK
         self._metrics.polls.labels(self.bus.name, meter_id, outcome.value).inc()
-        marks = _ledger_marks(meter, result)
+        marks = meter.ledger_marks(result)
         if messages:
             try:
                 await self._sink.store(messages, marks)

@@ -8,13 +8,20 @@ from decimal import Decimal
 from pydantic import SecretStr
 
 from collector.backoff import Backoff
+from collector.clock import COLLECTOR_CLOCK_JOURNAL
 from collector.config import BusConfig, MeterConfig, read_secret
 from core.errors import IsuError
 from core.messages import MeterState
 from core.model import Quality, ReadingItem, Stream, utc_now
 from core.obis import parse_energy_obis
 from core.registers import register_quality
-from drivers.base import MeterEndpoint, check_endpoint, endpoint_zone
+from drivers.base import (
+    HISTORY_STREAMS,
+    MeterEndpoint,
+    ReadResult,
+    check_endpoint,
+    endpoint_zone,
+)
 
 __all__ = ["MeterRuntime"]
 
@@ -99,6 +106,25 @@ class MeterRuntime:
         if unplanned:
             times.append(self.cadence_due if self.cadence_due is not None else now)
         self.due_at = min(times)
+
+    def ledger_marks(self, result: ReadResult) -> dict[tuple[str, str], float]:
+        """The newest ``ts`` the meter gave for each history stream read from it.
+
+        Events the collector adds itself (a clock correction) are not the meter's journal:
+        they must not move the mark past journal entries not read yet.
+        """
+        marks: dict[tuple[str, str], float] = {}
+        for stream in result.streams():
+            if stream not in HISTORY_STREAMS or stream not in self.config.streams:
+                continue
+            stamps = [
+                item.ts
+                for item in result.items(stream)
+                if getattr(item, "journal", None) != COLLECTOR_CLOCK_JOURNAL
+            ]
+            if stamps:
+                marks[(self.config.id, stream.value)] = max(stamps).timestamp()
+        return marks
 
     @property
     def log_extra(self) -> dict[str, str]:
