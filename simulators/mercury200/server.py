@@ -9,34 +9,23 @@ Frames split over TCP segments or pty reads work; bytes that make no request are
 a quiet ``gap_s``, as a meter's UART drops a broken frame after 5–6 byte-times of silence (§2).
 One request is served at a time (the RS-485 line), the answer going back to the line that asked.
 
-Both servers run the 230 simulator's line loop (:func:`simulators.mercury230.server.serve_line`),
-given this family's session through :class:`RequestSource200`; :class:`PtyBusServer200` serves
-one :class:`~simulators.serial.PtyPort` (paced at the baud, optional echo).
+Both servers are the 230 simulator's (:mod:`simulators.mercury230.server`) given this family's
+session through :class:`RequestSource200`; :class:`PtyBusServer200` serves one
+:class:`~simulators.serial.PtyPort` (paced at the baud, optional echo).
 """
 
 from __future__ import annotations
-
-import asyncio
-import contextlib
-import logging
-from typing import Any
 
 from drivers.mercury.m200.frame import Request
 from drivers.mercury.m200.session import NEED_DATA, ServerSession
 from drivers.mercury.session import NEED_DATA as LINE_NEED_DATA
 from drivers.mercury.session import NeedData as LineNeedData
 from drivers.transport.timing import Parity
-from simulators.listener import TcpListener
 from simulators.mercury200.protocol import Bus200
-from simulators.mercury230.server import serve_line
-from simulators.serial import PtyPort
+from simulators.mercury230.server import DEFAULT_GAP_S, BusServer, PtyBusServer
 
 __all__ = ["DEFAULT_GAP_S", "BusServer200", "PtyBusServer200", "RequestSource200"]
 
-logger = logging.getLogger(__name__)
-
-DEFAULT_GAP_S = 0.1
-_CHUNK = 4096
 
 
 class RequestSource200:
@@ -54,49 +43,16 @@ class RequestSource200:
         return LINE_NEED_DATA if event is NEED_DATA else event
 
 
-class BusServer200(TcpListener):
+class BusServer200(BusServer[Bus200]):
     """Serves one :class:`Bus200` on ``host:port`` (port 0 picks a free one)."""
 
     def __init__(
         self, bus: Bus200, host: str = "127.0.0.1", port: int = 0, *, gap_s: float = DEFAULT_GAP_S
     ) -> None:
-        super().__init__(f"bus {bus.name}", host, port)
-        self.bus = bus
-        self.gap_s = gap_s
-        self._line = asyncio.Lock()
-
-    async def start(self) -> None:
-        await super().start()
-        logger.info("mercury200 bus %s listening on %s with %d meter(s)", self.bus.name,
-                    self.listen, len(self.bus.meters), extra={"bus": self.bus.name})
-
-    def where(self) -> dict[str, Any]:
-        """Where clients find the bus, for the start-up JSON."""
-        return {"listen": self.listen}
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_line(self.bus, _TcpLine(reader, writer), self._line, self.gap_s,
-                         session_factory=RequestSource200)
+        super().__init__(bus, host, port, gap_s=gap_s, session_factory=RequestSource200)
 
 
-class _TcpLine:
-    """One client's connection as :func:`serve_line` sees a line."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-
-    async def receive(self, timeout_s: float | None) -> bytes:
-        return await asyncio.wait_for(self._reader.read(_CHUNK), timeout_s)
-
-    async def send(self, data: bytes, delay_s: float = 0.0) -> None:
-        if delay_s:
-            await asyncio.sleep(delay_s)
-        self._writer.write(data)
-        await self._writer.drain()
-
-
-class PtyBusServer200:
+class PtyBusServer200(PtyBusServer[Bus200]):
     """Serves one :class:`Bus200` on a serial pseudo-terminal (:attr:`device` after start)."""
 
     def __init__(
@@ -108,49 +64,6 @@ class PtyBusServer200:
         echo: bool = False,
         gap_s: float = DEFAULT_GAP_S,
     ) -> None:
-        self.bus = bus
-        self.gap_s = gap_s
-        self.pty = PtyPort(baud, parity, echo=echo)
-        self._line = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def device(self) -> str:
-        """The slave device (``/dev/pts/N``) a client opens as its serial port."""
-        return self.pty.device
-
-    async def start(self) -> None:
-        await self.pty.open()
-        self._task = asyncio.create_task(self._serve(), name=f"bus {self.bus.name}")
-        logger.info("mercury200 bus %s on serial pty %s at %d %s%s with %d meter(s)",
-                    self.bus.name, self.device, self.pty.baud, self.pty.parity,
-                    " (echo)" if self.pty.echo else "", len(self.bus.meters),
-                    extra={"bus": self.bus.name})
-
-    async def _serve(self) -> None:
-        try:
-            await serve_line(self.bus, self.pty, self._line, self.gap_s,
-                             session_factory=RequestSource200)
-        except Exception:
-            logger.exception("mercury200 bus %s: serial pty serving failed", self.bus.name,
-                             extra={"bus": self.bus.name})
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.pty.close()
-
-    async def __aenter__(self) -> PtyBusServer200:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    def where(self) -> dict[str, Any]:
-        """Where clients find the bus, for the start-up JSON."""
-        return {"serial": self.device, "baud": self.pty.baud, "parity": self.pty.parity,
-                "echo": self.pty.echo}
+        super().__init__(
+            bus, baud=baud, parity=parity, echo=echo, gap_s=gap_s, session_factory=RequestSource200
+        )

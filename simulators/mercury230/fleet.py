@@ -134,7 +134,7 @@ class SerialFleetConfig(FleetConfig):
     bus: tuple[SerialSimBusConfig, ...] = Field(min_length=1)
 
 
-def _server(bus: Bus, config: SimBusConfig) -> BusServer | PtyBusServer:
+def _server(bus: Bus, config: SimBusConfig) -> BusServer[Bus] | PtyBusServer[Bus]:
     if isinstance(config, SerialSimBusConfig) and config.serial_pty:
         return PtyBusServer(
             bus, baud=config.baud, parity=config.parity, echo=config.echo, gap_s=config.gap_s
@@ -150,7 +150,7 @@ class SimulatorFleet:
 
     def __init__(
         self,
-        buses: Sequence[BusServer | PtyBusServer],
+        buses: Sequence[BusServer[Bus] | PtyBusServer[Bus]],
         *,
         control: tuple[str, int] | None = None,
         clock: Clock = system_clock,

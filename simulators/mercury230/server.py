@@ -17,14 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
 from drivers.mercury.session import NEED_DATA, ServerSession
 from drivers.transport.timing import Parity
 from simulators.listener import TcpListener
 from simulators.mercury230.faults import FaultOutcome
-from simulators.mercury230.protocol import TRACE, Bus
+from simulators.mercury230.protocol import TRACE
 from simulators.serial import PtyPort
 
 __all__ = [
@@ -50,7 +50,13 @@ class Responder(Protocol):
 
     name: str
 
+    @property
+    def meters(self) -> Sequence[object]: ...
+
     def respond(self, request: Any) -> FaultOutcome | None: ...
+
+
+BusT = TypeVar("BusT", bound=Responder)
 
 
 class RequestSource(Protocol):
@@ -127,15 +133,23 @@ class _TcpLine:
         await self._writer.drain()
 
 
-class BusServer(TcpListener):
-    """Serves one :class:`Bus` on ``host:port`` (port 0 picks a free one; see :attr:`port`)."""
+class BusServer(TcpListener, Generic[BusT]):
+    """Serves one bus on ``host:port`` (port 0 picks a free one; see :attr:`port`);
+    ``session_factory`` makes the server session of the bus's protocol family."""
 
     def __init__(
-        self, bus: Bus, host: str = "127.0.0.1", port: int = 0, *, gap_s: float = DEFAULT_GAP_S
+        self,
+        bus: BusT,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        gap_s: float = DEFAULT_GAP_S,
+        session_factory: Callable[[], RequestSource] = ServerSession,
     ) -> None:
         super().__init__(f"bus {bus.name}", host, port)
         self.bus = bus
         self.gap_s = gap_s
+        self._session_factory = session_factory
         self._line = asyncio.Lock()
 
     async def start(self) -> None:
@@ -157,25 +171,34 @@ class BusServer(TcpListener):
         extra = {"bus": self.bus.name}
         logger.info("bus %s: client %s connected", self.bus.name, peer, extra=extra)
         try:
-            await serve_line(self.bus, _TcpLine(reader, writer), self._line, self.gap_s)
+            await serve_line(
+                self.bus,
+                _TcpLine(reader, writer),
+                self._line,
+                self.gap_s,
+                session_factory=self._session_factory,
+            )
         finally:
             logger.info("bus %s: client %s gone", self.bus.name, peer, extra=extra)
 
 
-class PtyBusServer:
-    """Serves one :class:`Bus` on a serial pseudo-terminal (see :attr:`device` after start)."""
+class PtyBusServer(Generic[BusT]):
+    """Serves one bus on a serial pseudo-terminal (see :attr:`device` after start);
+    ``session_factory`` makes the server session of the bus's protocol family."""
 
     def __init__(
         self,
-        bus: Bus,
+        bus: BusT,
         *,
         baud: int = 9600,
         parity: Parity = "N",
         echo: bool = False,
         gap_s: float = DEFAULT_GAP_S,
+        session_factory: Callable[[], RequestSource] = ServerSession,
     ) -> None:
         self.bus = bus
         self.gap_s = gap_s
+        self._session_factory = session_factory
         self.pty = PtyPort(baud, parity, echo=echo)
         self._line = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -201,7 +224,9 @@ class PtyBusServer:
 
     async def _serve(self) -> None:
         try:
-            await serve_line(self.bus, self.pty, self._line, self.gap_s)
+            await serve_line(
+                self.bus, self.pty, self._line, self.gap_s, session_factory=self._session_factory
+            )
         except Exception:
             logger.exception(
                 "bus %s: serial pty serving failed", self.bus.name, extra={"bus": self.bus.name}
@@ -214,6 +239,13 @@ class PtyBusServer:
                 await self._task
             self._task = None
         await self.pty.close()
+
+    async def __aenter__(self) -> PtyBusServer[BusT]:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     def where(self) -> dict[str, Any]:
         """Where clients find the bus, for the start-up JSON."""
