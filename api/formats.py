@@ -85,11 +85,13 @@ def _zone(name: str) -> ZoneInfo | None:
 
 
 def zone_info(name: str | None, fallback: str) -> ZoneInfo:
-    """The zone called ``name``, else ``fallback`` (logged: a registry entry to correct)."""
+    """The zone called ``name``, else ``fallback``: silently when there is no name (a meter not
+    in the registry yet), logged when the name is unknown (a registry entry to correct)."""
     zone = _zone(name) if name else None
     if zone is not None:
         return zone
-    logger.warning("unknown time zone %r, using %s", name, fallback)
+    if name:
+        logger.warning("unknown time zone %r, using %s", name, fallback)
     fallback_zone = _zone(fallback)
     if fallback_zone is None:
         raise ValueError(f"unknown fallback time zone {fallback!r}")

@@ -69,7 +69,7 @@ class MeterRecord:
     model: str | None
     serial_number: str | None
     registered: bool
-    time_zone: str
+    time_zone: str | None
     ct_ratio: Decimal
     vt_ratio: Decimal
     last_reading_at: datetime | None = None
@@ -91,8 +91,15 @@ def _storage(what: str) -> Iterator[None]:
         raise StorageError(f"{what} failed: {type(exc).__name__}") from exc
 
 
+# A meter's zone is its own, else its energy object's (DESIGN §3); NULL for an unassigned
+# meter, which the API shows in its configured default zone.
 _METER_COLUMNS = sql.SQL(
-    "m.meter_id, m.model, m.serial_number, m.registered, m.time_zone, m.ct_ratio, m.vt_ratio"
+    "m.meter_id, m.model, m.serial_number, m.registered,"
+    " coalesce(m.time_zone, (SELECT eo.time_zone FROM metering_points AS mp"
+    "   JOIN connection_points AS cp ON cp.id = mp.connection_point_id"
+    "   JOIN energy_objects AS eo ON eo.id = cp.energy_object_id"
+    "   WHERE mp.id = m.metering_point_id)),"
+    " m.ct_ratio, m.vt_ratio"
 )
 
 

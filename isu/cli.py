@@ -65,6 +65,14 @@ def _add_api(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=run)
 
 
+def _add_registry(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from isu.registry import add_registry_arguments, run_registry
+
+    parser = sub.add_parser("registry", help="load or update the object tree (JSON or CSV)")
+    add_registry_arguments(parser)
+    parser.set_defaults(handler=run_registry)
+
+
 def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from isu.demo import add_demo_arguments, run_demo
 
@@ -79,6 +87,7 @@ _COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]],
     _add_collector,
     _add_gateway,
     _add_api,
+    _add_registry,
     _add_demo,
 )
 
