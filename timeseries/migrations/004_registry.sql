@@ -116,7 +116,7 @@ CREATE TABLE api_key_scopes (
 
 -- Chunk intervals fitted to the data rates (docs/timeseries.md has the arithmetic): a chunk's
 -- indexes should fit in memory at the planned scale. New chunks only; existing ones stay.
-SELECT set_chunk_time_interval('register_readings', INTERVAL '7 days');
+SELECT set_chunk_time_interval('register_readings', INTERVAL '1 day');
 SELECT set_chunk_time_interval('interval_readings', INTERVAL '7 days');
 
 -- The API's queries by meter and time across channels: a meter's journal of one month, its
