@@ -82,6 +82,23 @@ class _Site:
         self.children.append(child)
         return child
 
+    def run(self, name: str, *args: str) -> None:
+        """Run a one-shot ``isu`` command to its end; its output goes to its log."""
+        with (self.workdir / "logs" / f"{name}.log").open("ab") as log:
+            done = subprocess.run(  # noqa: S603 - our own command with our own arguments
+                [sys.executable, "-m", "isu", *args],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                timeout=120,
+                check=False,
+            )
+        if done.returncode != 0:
+            raise ConfigError(
+                f"isu {name} exited with status {done.returncode}; "
+                f"see {self.workdir / 'logs' / (name + '.log')}"
+            )
+
     def check_alive(self) -> None:
         for child in self.children:
             code = child.process.poll()
@@ -147,6 +164,64 @@ def _collector_toml(
             ]
             lines += ['streams = ["current", "instant", "clock", "info"]', ""]
     return "\n".join(lines)
+
+
+def demo_registry(site: str, layout: dict[str, Any]) -> dict[str, Any]:
+    """The object tree of the simulated site: one contract, an energy object per line, a
+    connection point per line and a metering point per meter, with ATS codes (docs/registry.md).
+    Every fifth meter sits behind 100/5 current transformers, as commercial meters often do."""
+    energy_objects = []
+    for index, bus in enumerate(layout["buses"], start=1):
+        points = []
+        for meter in bus["meters"]:
+            ct = "20" if meter["address"] % 5 == 0 else "1"
+            points.append(
+                {
+                    "number": str(meter["address"]),
+                    "name": f"Щит {index}, ввод {meter['address']}",
+                    "ats_code": f"7700000000{index:02d}{meter['address']:03d}",
+                    "meters": [
+                        {
+                            "meter_id": meter["meter_id"],
+                            "model": "Меркурий 230 ART-03",
+                            "serial_number": meter["serial"],
+                            "commissioned_on": "2024-03-01",
+                            "isu_connected_on": "2024-03-15",
+                            "verified_on": "2023-11-01",
+                            "next_verification_on": "2039-11-01",
+                            "capacity": "6.2",
+                            "ct_ratio": ct,
+                            "phases": 3,
+                        }
+                    ],
+                }
+            )
+        energy_objects.append(
+            {
+                "number": f"{index:04d}",
+                "name": f"Корпус {index} ({bus['name']})",
+                "address": f"г. Москва, ул. Демонстрационная, д. {index}",
+                "time_zone": "Europe/Moscow",
+                "connection_points": [
+                    {"number": "1", "name": f"ТП-{index}, ввод 1", "metering_points": points}
+                ],
+            }
+        )
+    return {
+        "schema": 1,
+        "contracts": [
+            {
+                "number": "770000000001",
+                "name": f"Демонстрационный объект {site}",
+                "sender_inn": "7700000000",
+                "sender_name": "Демонстрационный сбыт",
+                "area_inn": "7700000001",
+                "area_name": "Демонстрационный потребитель",
+                "zone_schedule": "two-zone",
+                "energy_objects": energy_objects,
+            }
+        ],
+    }
 
 
 def _gateway_toml(site: str, services: LocalServices, dsn: str) -> str:
@@ -266,6 +341,16 @@ def run_demo(args: argparse.Namespace) -> int:
         mqtt = (services.mqtt.host, services.mqtt.port)
         collector_toml = _collector_toml(args.site_id, layout, mqtt, args.period_s, workdir)
         (workdir / "collector.toml").write_text(collector_toml, encoding="utf-8")
+        registry = json.dumps(demo_registry(args.site_id, layout), ensure_ascii=False, indent=1)
+        (workdir / "registry.json").write_text(registry, encoding="utf-8")
+        site.run(
+            "registry",
+            "registry",
+            "import",
+            str(workdir / "registry.json"),
+            "--config",
+            str(workdir / "gateway.toml"),
+        )
         site.start("gateway", "gateway", "--config", str(workdir / "gateway.toml"))
         site.start("api", "api", "--config", str(workdir / "api.toml"))
         site.start("collector", "collector", "--config", str(workdir / "collector.toml"))

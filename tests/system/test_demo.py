@@ -37,8 +37,18 @@ def test_demo_serves_every_meter_within_a_minute(
         assert int(served[1]) == 20
         assert float(served[2]) < 60
         assert re.search(r"^API: http://127\.0\.0\.1:\d+/api/v1/meters$", done.stdout, re.M)
-        for name in ("sim", "gateway", "collector", "api"):
+        for name in ("sim", "registry", "gateway", "collector", "api"):
             assert (tmp_path / "logs" / f"{name}.log").is_file()
+        # The demo's registry places every simulated meter in the tree.
+        assert (tmp_path / "registry.json").is_file()
+        with psycopg.connect(local_services.postgres.dsn_for(database)) as conn:
+            placed = conn.execute(
+                "SELECT count(*) FROM meters AS m"
+                " JOIN metering_points AS mp ON mp.id = m.metering_point_id WHERE m.registered"
+            ).fetchone()
+            objects = conn.execute("SELECT count(*) FROM energy_objects").fetchone()
+        assert placed == (20,)
+        assert objects == (2,)
     finally:
         mqtt = (local_services.mqtt.host, local_services.mqtt.port)
         asyncio.run(forget_collector(mqtt, site))
