@@ -24,6 +24,7 @@ with ``raise … from exc`` so that callers only ever handle this tree::
     │   └── ConnectionLostError      the peer closed or the link dropped
     ├── PublishError                 MQTT publish or broker connection failed     (retried)
     ├── MessageError                 an MQTT payload the gateway cannot accept    (dead-lettered)
+    │   └── InvalidMessageError      a rule of core.validation broken; ``rule`` says which
     └── StorageError                 the database or the disk queue failed        (retried)
         └── RejectedDataError        the database refuses the data itself         (dead-lettered)
 

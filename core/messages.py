@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails
 
 from core.errors import MessageError
 from core.model import (
@@ -44,6 +45,8 @@ __all__ = [
     "ack_topic",
     "build_message",
     "data_topic",
+    "decode_document",
+    "message_from_document",
     "message_id",
     "parse_message",
     "parse_topic",
@@ -122,6 +125,27 @@ def message_id(collector: str, meter: str, stream: Stream, items: Sequence[BaseM
     ).hexdigest()
 
 
+def _validate_items(item_type: type[BaseModel], raw: list[Any]) -> list[BaseModel]:
+    """Items of one type; an error keeps its place (``items.3.value``), so that a dead letter's
+    reason points at the item."""
+    items: list[BaseModel] = []
+    for index, item in enumerate(raw):
+        try:
+            items.append(item_type.model_validate(item))
+        except ValidationError as exc:
+            details = [
+                InitErrorDetails(
+                    type=error["type"],
+                    loc=("items", index, *error["loc"]),
+                    input=error["input"],
+                    ctx=error.get("ctx", {}),
+                )
+                for error in exc.errors()
+            ]
+            raise ValidationError.from_exception_data(exc.title, details) from None
+    return items
+
+
 class ReadingsMessage(BaseModel):
     """A batch of items of one stream of one meter, as published by a collector."""
 
@@ -146,8 +170,7 @@ class ReadingsMessage(BaseModel):
             return data  # the field validator names the unknown stream
         raw = data.get("items")
         if isinstance(raw, list):
-            item_type = _ITEM_TYPES[stream]
-            data = {**data, "items": [item_type.model_validate(item) for item in raw]}
+            data = {**data, "items": _validate_items(_ITEM_TYPES[stream], raw)}
         return data
 
     @model_validator(mode="after")
@@ -184,14 +207,19 @@ def build_message(
     )
 
 
-def parse_message(payload: bytes) -> ReadingsMessage:
-    """Decode and validate a payload; :class:`MessageError` names what is wrong."""
+def decode_document(payload: bytes) -> dict[str, Any]:
+    """The payload's JSON object; :class:`MessageError` when it is not UTF-8 JSON or no object."""
     try:
         document = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MessageError(f"payload is not UTF-8 JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise MessageError("payload is not a JSON object")
+    return document
+
+
+def message_from_document(document: dict[str, Any]) -> ReadingsMessage:
+    """Validate a decoded payload; :class:`MessageError` names the field that is wrong."""
     if document.get("schema") != SCHEMA_VERSION:
         raise MessageError(f"unsupported schema {document.get('schema')!r}")
     try:
@@ -200,6 +228,11 @@ def parse_message(payload: bytes) -> ReadingsMessage:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "payload"
         raise MessageError(f"{where}: {first['msg']}") from exc
+
+
+def parse_message(payload: bytes) -> ReadingsMessage:
+    """Decode and validate a payload; :class:`MessageError` names what is wrong."""
+    return message_from_document(decode_document(payload))
 
 
 class AckMessage(BaseModel):

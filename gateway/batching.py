@@ -13,8 +13,8 @@ from enum import StrEnum
 from typing import TypeVar
 
 from core.errors import MessageError
-from core.messages import ReadingsMessage, parse_message, parse_topic
-from core.model import Stream
+from core.messages import ReadingsMessage, parse_topic
+from core.validation import DEFAULT_MAX_FUTURE_S, InvalidMessageError, Rule, validate_delivery
 from timeseries.rows import DeadLetter, storable_problem
 
 __all__ = [
@@ -53,12 +53,21 @@ class Delivery:
 
 
 class RejectKind(StrEnum):
-    """Why a delivery was dead-lettered (a metrics label, so a short, closed set)."""
+    """Why a delivery was dead-lettered (a metrics label, so a short, closed set): the rules of
+    ``core.validation`` and what only the store can tell."""
 
-    PAYLOAD = "payload"  # not JSON, wrong schema, id mismatch, invalid items
-    TOPIC = "topic"  # topic malformed or disagreeing with the payload
+    NOT_JSON = Rule.NOT_JSON.value
+    SCHEMA = Rule.SCHEMA.value  # wrong schema version, a field invalid, id mismatch
+    UNKNOWN_STREAM = Rule.UNKNOWN_STREAM.value  # in the topic or in the payload
+    TOPIC = Rule.TOPIC.value  # topic malformed or disagreeing with the payload
+    NEGATIVE_ENERGY = Rule.NEGATIVE_ENERGY.value
+    FUTURE_TIME = Rule.FUTURE_TIME.value
     UNSTORABLE = "unstorable"  # valid, but the store cannot hold it (checked up front)
     DATABASE = "database"  # the database refused it
+
+    @classmethod
+    def of(cls, rule: Rule) -> RejectKind:
+        return cls(rule.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,55 +110,36 @@ class BatchPlan:
         return [item.dead_letter() for item in self.rejected]
 
 
-def _check_topic(topic: str, message: ReadingsMessage) -> str | None:
-    """Why the topic and the payload disagree, or ``None``."""
-    parts = parse_topic(topic)
-    said = (parts.collector, parts.meter, parts.leaf)
-    carried = (message.collector, message.meter, message.stream.value)
-    if said != carried:
-        return f"topic says {'/'.join(map(str, said))}, payload says {'/'.join(carried)}"
-    return None
-
-
-def _sort_one(delivery: Delivery, plan: BatchPlan) -> None:
-    def reject(kind: RejectKind, reason: str) -> None:
-        plan.rejected.append(Rejected(delivery, kind, reason))
-
+def _sort_one(delivery: Delivery, plan: BatchPlan, max_future_s: float) -> None:
     try:
         parts = parse_topic(delivery.topic)
-    except MessageError as exc:
-        reject(RejectKind.TOPIC, str(exc))
-        return
-    if parts.meter is None:
-        reject(RejectKind.TOPIC, f"topic {delivery.topic!r} is not a data topic")
-        return
-    if parts.leaf == STATE_LEAF:
+    except MessageError:
+        parts = None  # validate_delivery names the fault
+    if parts is not None and parts.meter is not None and parts.leaf == STATE_LEAF:
         plan.ignored.append(delivery)
         return
-    if parts.leaf not in {stream.value for stream in Stream}:
-        reject(RejectKind.TOPIC, f"unknown stream {parts.leaf!r} in topic")
-        return
     try:
-        message = parse_message(delivery.payload)
-    except MessageError as exc:
-        reject(RejectKind.PAYLOAD, str(exc))
-        return
-    mismatch = _check_topic(delivery.topic, message)
-    if mismatch:
-        reject(RejectKind.TOPIC, mismatch)
+        message = validate_delivery(
+            delivery.topic, delivery.payload, now=delivery.received_at, max_future_s=max_future_s
+        )
+    except InvalidMessageError as exc:
+        plan.rejected.append(Rejected(delivery, RejectKind.of(exc.rule), exc.reason))
         return
     problem = storable_problem(message)
     if problem:
-        reject(RejectKind.UNSTORABLE, problem)
+        plan.rejected.append(Rejected(delivery, RejectKind.UNSTORABLE, problem))
         return
     plan.accepted.append((delivery, message))
 
 
-def classify(deliveries: Iterable[Delivery]) -> BatchPlan:
-    """Parse and check every delivery; nothing raises, every delivery lands in one list."""
+def classify(
+    deliveries: Iterable[Delivery], *, max_future_s: float = DEFAULT_MAX_FUTURE_S
+) -> BatchPlan:
+    """Check every delivery against ``core.validation`` (times against the moment each was
+    received) and the store's limits; nothing raises, every delivery lands in one list."""
     plan = BatchPlan()
     for delivery in deliveries:
-        _sort_one(delivery, plan)
+        _sort_one(delivery, plan, max_future_s)
     return plan
 
 

@@ -17,6 +17,7 @@ from core.config import ConfigModel, load_toml, read_secret
 from core.errors import ConfigError
 from core.messages import TOPIC_ROOT
 from core.model import ID_PATTERN
+from core.validation import DEFAULT_MAX_FUTURE_S
 
 __all__ = [
     "BatchConfig",
@@ -24,6 +25,7 @@ __all__ = [
     "GatewayConfig",
     "MetricsConfig",
     "MqttConfig",
+    "ValidationConfig",
     "load_gateway_config",
     "parse_listen",
 ]
@@ -159,11 +161,20 @@ class MetricsConfig(ConfigModel):
         return parse_listen(self.listen) if self.listen else None
 
 
+class ValidationConfig(ConfigModel):
+    """``[validation]``: the policy limits of the rules in ``core.validation``, applied on receipt
+    and again by ``isu deadletter replay``."""
+
+    #: A reading's ``ts`` or ``read_at`` may be at most this far after the moment it was received.
+    max_future_s: int = Field(default=DEFAULT_MAX_FUTURE_S, ge=0, le=86_400)
+
+
 class GatewayConfig(ConfigModel):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     database: DatabaseConfig
     batch: BatchConfig = Field(default_factory=BatchConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
     @model_validator(mode="after")
     def _window_fits_batch(self) -> GatewayConfig:

@@ -9,6 +9,9 @@ __all__ = ["GatewayMetrics"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+# From seconds (live polling) to a week (a collector catching up after an outage).
+_LAG_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0, 3600.0,
+                6 * 3600.0, 86_400.0, 7 * 86_400.0)
 
 
 class GatewayMetrics:
@@ -23,7 +26,7 @@ class GatewayMetrics:
         )
         self.dead_lettered = Counter(
             "isu_gateway_messages_dead_lettered",
-            "Deliveries stored as dead letters, by kind of fault",
+            "Deliveries stored as dead letters, by the rule they broke (kind)",
             ["kind"],
             registry=r,
         )
@@ -48,6 +51,13 @@ class GatewayMetrics:
             "isu_gateway_ingest_delay_seconds",
             "From receipt of a batch's first delivery to its acknowledgement",
             buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ingest_lag_seconds = Histogram(
+            "isu_gateway_ingest_lag_seconds",
+            "From a stored message's read_at (the collector's read) to the commit that stored it;"
+            " one observation per message, a read_at after the commit counts as 0",
+            buckets=_LAG_BUCKETS,
             registry=r,
         )
         self.batch_messages = Histogram(

@@ -21,6 +21,7 @@ import queue
 import signal
 import threading
 import time
+from collections import Counter
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -28,6 +29,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from core.errors import ConfigError, IsuError, RejectedDataError, StorageError
 from core.messages import ReadingsMessage
+from core.model import utc_now
 from gateway.batching import (
     BatchPlan,
     Delivery,
@@ -208,12 +210,15 @@ class Gateway:
 
     def _ingest(self, batch: list[Delivery]) -> None:
         self.metrics.batch_messages.observe(len(batch))
-        plan = classify(batch)
-        for item in plan.rejected:
-            logger.warning("dead-lettering %s: %s", item.delivery.topic, item.reason)
+        plan = classify(batch, max_future_s=self.config.validation.max_future_s)
+        _log_rejected(plan.rejected)
         result = self._write_with_retry(plan)
         if result is None:
             return
+        committed_at = utc_now()
+        for message in plan.messages:
+            lag_s = (committed_at - message.read_at).total_seconds()
+            self.metrics.ingest_lag_seconds.observe(max(0.0, lag_s))
         broker = self._broker
         if broker is None:
             return
@@ -260,8 +265,7 @@ class Gateway:
                 refused.append(Rejected(delivery, RejectKind.DATABASE, reason))
             else:
                 accepted.append((delivery, message))
-        for item in refused:
-            logger.warning("dead-lettering %s: %s", item.delivery.topic, item.reason)
+        _log_rejected(refused)
         plan.accepted = accepted
         plan.rejected.extend(refused)
         return store.write(plan.messages, plan.dead_letters)
@@ -277,6 +281,23 @@ class Gateway:
         logger.debug("batch committed: %d stored, %d dead-lettered, %d ignored, %d rows",
                      len(plan.accepted), len(plan.rejected), len(plan.ignored),
                      result.rows_written)
+
+
+_LOGGED_REJECTS = 10
+
+
+def _log_rejected(rejected: list[Rejected]) -> None:
+    # A flood of bad messages must not flood the log: the reasons are in dead_letters and the
+    # counts in the metrics.
+    for item in rejected[:_LOGGED_REJECTS]:
+        logger.warning("dead-lettering %s: %s", item.delivery.topic, item.reason)
+    if len(rejected) > _LOGGED_REJECTS:
+        kinds = Counter(item.kind.value for item in rejected[_LOGGED_REJECTS:])
+        logger.warning(
+            "dead-lettering %d more of this batch (%s); see isu deadletter list",
+            len(rejected) - _LOGGED_REJECTS,
+            ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items())),
+        )
 
 
 def run_gateway(config: GatewayConfig) -> int:

@@ -73,6 +73,14 @@ def _add_registry(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.set_defaults(handler=run_registry)
 
 
+def _add_deadletter(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from gateway.deadletter_cli import add_deadletter_arguments, run_deadletter
+
+    parser = sub.add_parser("deadletter", help="inspect and re-ingest dead-lettered messages")
+    add_deadletter_arguments(parser)
+    parser.set_defaults(handler=run_deadletter)
+
+
 def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from isu.demo import add_demo_arguments, run_demo
 
@@ -88,6 +96,7 @@ _COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]],
     _add_gateway,
     _add_api,
     _add_registry,
+    _add_deadletter,
     _add_demo,
 )
 

@@ -177,6 +177,9 @@ _UPSERT_DEAD_LETTERS = sql.SQL(
     "  reason = excluded.reason"
 )
 
+# `isu deadletter replay`: the letters whose messages this transaction stores.
+_MARK_REPLAYED = sql.SQL("UPDATE dead_letters SET replayed_at = now() WHERE id = ANY(%s)")
+
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
@@ -185,6 +188,7 @@ class WriteResult:
     rows: dict[str, int] = field(default_factory=dict)
     meters: int = 0
     dead_letters: int = 0
+    replayed: int = 0
 
     @property
     def rows_written(self) -> int:
@@ -292,8 +296,13 @@ class Store:
         self,
         messages: Sequence[ReadingsMessage],
         dead_letters: Sequence[DeadLetter] = (),
+        *,
+        replayed: Sequence[int] = (),
     ) -> WriteResult:
         """Write validated messages and dead letters in one transaction.
+
+        ``replayed`` names ``dead_letters`` rows (ids) whose messages are among ``messages``:
+        they are marked ``replayed_at`` in the same transaction (``isu deadletter replay``).
 
         Raises :class:`RejectedDataError` when the data itself is refused (a retry cannot help;
         write the messages one by one to find the culprit) and :class:`StorageError` for
@@ -323,11 +332,17 @@ class Store:
                     ],
                     _UPSERT_DEAD_LETTERS,
                 )
+                marked = 0
+                if replayed:
+                    cursor.execute(_MARK_REPLAYED, (list(replayed),))
+                    marked = max(cursor.rowcount, 0)
         except psycopg.Error as exc:
             raise _translate(
                 exc, f"writing {len(messages)} message(s) to {self.description}"
             ) from exc
-        return WriteResult(rows=counts, meters=meters, dead_letters=stored_letters)
+        return WriteResult(
+            rows=counts, meters=meters, dead_letters=stored_letters, replayed=marked
+        )
 
     @staticmethod
     def _copy_and_run(

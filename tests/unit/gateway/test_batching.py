@@ -97,15 +97,16 @@ def forged_id() -> bytes:
 
 
 @pytest.mark.parametrize(("topic", "payload", "kind", "reason"), [
-    ("isu/v1/c1/m1/daily", b"\xff{", RejectKind.PAYLOAD, "payload is not UTF-8 JSON"),
-    ("isu/v1/c1/m1/daily", b"[1]", RejectKind.PAYLOAD, "payload is not a JSON object"),
-    ("isu/v1/c1/m1/daily", b'{"schema": 9}', RejectKind.PAYLOAD, "unsupported schema 9"),
-    ("isu/v1/c1/m1/daily", forged_id(), RejectKind.PAYLOAD, "payload: Value error, id is not"),
+    ("isu/v1/c1/m1/daily", b"\xff{", RejectKind.NOT_JSON, "payload is not UTF-8 JSON"),
+    ("isu/v1/c1/m1/daily", b"[1]", RejectKind.NOT_JSON, "payload is not a JSON object"),
+    ("isu/v1/c1/m1/daily", b'{"schema": 9}', RejectKind.SCHEMA, "unsupported schema 9"),
+    ("isu/v1/c1/m1/daily", forged_id(), RejectKind.SCHEMA, "payload: Value error, id is not"),
     ("isu/v1/c1/m2/daily", message().to_json(), RejectKind.TOPIC,
      "topic says c1/m2/daily, payload says c1/m1/daily"),
     ("isu/v1/c9/m1/daily", message().to_json(), RejectKind.TOPIC, "topic says c9/m1/daily"),
     ("isu/v1/c1/m1/monthly", message().to_json(), RejectKind.TOPIC, "topic says c1/m1/monthly"),
-    ("isu/v1/c1/m1/weekly", message().to_json(), RejectKind.TOPIC, "unknown stream 'weekly'"),
+    ("isu/v1/c1/m1/weekly", message().to_json(), RejectKind.UNKNOWN_STREAM,
+     "unknown stream 'weekly' in topic"),
     ("isu/v1/c1/status", b"online", RejectKind.TOPIC,
      "topic 'isu/v1/c1/status' is not a data topic"),
     ("other/v1/c1/m1/daily", b"{}", RejectKind.TOPIC,

@@ -127,3 +127,14 @@ def test_listen_addresses(text: str, expected: tuple[str, int]) -> None:
 def test_bad_listen_addresses(text: str) -> None:
     with pytest.raises(ValueError, match=r"listen|host:port|out of range"):
         GatewayConfig.model_validate({"database": {"dsn": "x"}, "metrics": {"listen": text}})
+
+
+def test_the_future_limit_defaults_to_five_minutes_and_can_be_set(tmp_path: Path) -> None:
+    default = load_gateway_config(write(tmp_path, '[database]\ndsn = "x"\n'))
+    assert default.validation.max_future_s == 300
+    tight = load_gateway_config(
+        write(tmp_path, '[database]\ndsn = "x"\n[validation]\nmax_future_s = 30\n'))
+    assert tight.validation.max_future_s == 30
+    with pytest.raises(ConfigError, match=r"validation\.max_future_s"):
+        load_gateway_config(
+            write(tmp_path, '[database]\ndsn = "x"\n[validation]\nmax_future_s = -1\n'))
