@@ -120,9 +120,7 @@ def _record(row: tuple[Any, ...], last_reading_at: datetime | None = None) -> Me
 async def list_meters(conn: Connection, scope: Scope, q: str | None = None) -> list[MeterRecord]:
     """Meters in ``scope`` whose id or serial number contains ``q`` (any case), by id."""
     query = sql.SQL(
-        "SELECT {columns}, r.ts FROM meters AS m"
-        " LEFT JOIN LATERAL (SELECT ts FROM register_readings"
-        "   WHERE meter_id = m.meter_id ORDER BY ts DESC LIMIT 1) AS r ON true"
+        "SELECT {columns}, m.last_reading_at FROM meters AS m"
         " WHERE {visible} AND (%(q)s::text IS NULL"
         "   OR strpos(lower(m.meter_id), lower(%(q)s::text)) > 0"
         "   OR strpos(lower(coalesce(m.serial_number, '')), lower(%(q)s::text)) > 0)"

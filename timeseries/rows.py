@@ -68,6 +68,7 @@ class MeterRow:
     last_seen_at: datetime
     serial_number: str | None = None
     serial_ts: datetime | None = None
+    last_reading_at: datetime | None = None  # the newest register item's ts
 
     def as_row(self) -> Row:
         return (
@@ -76,6 +77,7 @@ class MeterRow:
             self.first_seen_at,
             self.last_seen_at,
             self.serial_number,
+            self.last_reading_at,
         )
 
 
@@ -157,6 +159,10 @@ def _note_meter(rows: BatchRows, message: ReadingsMessage) -> None:
             meter.collector_id = message.collector
         meter.first_seen_at = min(meter.first_seen_at, seen)
         meter.last_seen_at = max(meter.last_seen_at, seen)
+    if message.stream.is_register and message.items:
+        newest = max(item.ts for item in message.items)
+        if meter.last_reading_at is None or newest > meter.last_reading_at:
+            meter.last_reading_at = newest
     if message.stream is Stream.INFO:
         serials = [
             item for item in message.items

@@ -94,7 +94,7 @@ _TABLES = (
 _METERS = _Table(
     "meters",
     (("meter_id", _TEXT), ("collector_id", _TEXT), ("first_seen_at", _TS),
-     ("last_seen_at", _TS), ("serial_number", _TEXT)),
+     ("last_seen_at", _TS), ("serial_number", _TEXT), ("last_reading_at", _TS)),
     ("meter_id",),
 )
 _DEAD_LETTERS = _Table(
@@ -152,18 +152,22 @@ def _upsert(table: _Table) -> sql.Composed:
 # A later message moves a meter to its collector; an older, late one does not. Unchanged meters
 # are not rewritten, so a steady stream does not churn (and lock) their rows.
 _UPSERT_METERS = sql.SQL(
-    "INSERT INTO meters AS m (meter_id, collector_id, first_seen_at, last_seen_at, serial_number)"
-    " SELECT meter_id, collector_id, first_seen_at, last_seen_at, serial_number"
+    "INSERT INTO meters AS m"
+    " (meter_id, collector_id, first_seen_at, last_seen_at, serial_number, last_reading_at)"
+    " SELECT meter_id, collector_id, first_seen_at, last_seen_at, serial_number, last_reading_at"
     " FROM stage_meters ORDER BY meter_id"
     " ON CONFLICT (meter_id) DO UPDATE SET"
     "  collector_id = CASE WHEN m.last_seen_at IS NULL OR excluded.last_seen_at >= m.last_seen_at"
     "   THEN excluded.collector_id ELSE m.collector_id END,"
     "  first_seen_at = LEAST(m.first_seen_at, excluded.first_seen_at),"
     "  last_seen_at = GREATEST(m.last_seen_at, excluded.last_seen_at),"
-    "  serial_number = COALESCE(m.serial_number, excluded.serial_number)"
+    "  serial_number = COALESCE(m.serial_number, excluded.serial_number),"
+    "  last_reading_at = GREATEST(m.last_reading_at, excluded.last_reading_at)"
     " WHERE m.last_seen_at IS NULL OR m.first_seen_at IS NULL"
     "  OR excluded.last_seen_at > m.last_seen_at OR excluded.first_seen_at < m.first_seen_at"
     "  OR (m.serial_number IS NULL AND excluded.serial_number IS NOT NULL)"
+    "  OR excluded.last_reading_at > m.last_reading_at"
+    "  OR (m.last_reading_at IS NULL AND excluded.last_reading_at IS NOT NULL)"
 )
 
 _UPSERT_DEAD_LETTERS = sql.SQL(

@@ -91,7 +91,12 @@ def insert_registers(
     unit: str | None = None,
     quality: int = 3,
 ) -> None:
-    """One snapshot: ``values`` maps OBIS codes to the meter's own values."""
+    """One snapshot: ``values`` maps OBIS codes to the meter's own values; the meter's
+    ``last_reading_at`` moves as the gateway's store moves it."""
+    conn.execute(
+        "UPDATE meters SET last_reading_at = GREATEST(last_reading_at, %s) WHERE meter_id = %s",
+        (ts, meter_id),
+    )
     for obis, value in values.items():
         kind = int(obis.split(".")[2])
         conn.execute(

@@ -243,3 +243,14 @@ def test_an_unreachable_database_is_a_storage_error() -> None:
         store.open()
     assert caught.value.retryable
     store.close()
+
+
+def test_a_meter_keeps_its_newest_register_reading_time(store: Store, fresh_database: str) -> None:
+    late = T0 + timedelta(days=1)
+    store.write([register("c1", "m1", "1", stream=Stream.CURRENT)])
+    newer = build_message("c1", "m1", Stream.CURRENT, [
+        ReadingItem(obis="1.0.1.8.0.255", ts=late, value=Decimal(2), unit="kWh"),
+    ], READ_AT)
+    store.write([newer])
+    store.write([register("c1", "m1", "1", stream=Stream.DAILY)])  # older: does not move it back
+    assert query(fresh_database, "SELECT last_reading_at FROM meters") == [(late,)]
