@@ -18,6 +18,7 @@ from core.errors import ConfigError
 from core.messages import TOPIC_ROOT
 from core.model import ID_PATTERN
 from core.validation import DEFAULT_MAX_FUTURE_S
+from timeseries.retention import RetentionConfig
 
 __all__ = [
     "BatchConfig",
@@ -175,6 +176,7 @@ class GatewayConfig(ConfigModel):
     batch: BatchConfig = Field(default_factory=BatchConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @model_validator(mode="after")
     def _window_fits_batch(self) -> GatewayConfig:

@@ -73,6 +73,15 @@ class GatewayMetrics:
         self.connected = Gauge(
             "isu_gateway_mqtt_connected", "1 while connected to the broker", registry=r
         )
+        self.retention_removed = Counter(
+            "isu_gateway_retention_removed",
+            "Data removed by retention: chunks dropped per table, rows deleted per stream",
+            ["what", "unit"],
+            registry=r,
+        )
+        self.retention_errors = Counter(
+            "isu_gateway_retention_errors", "Retention rounds that failed", registry=r
+        )
         self.queue_depth = Gauge(
             "isu_gateway_queue_depth", "Deliveries waiting for a batch", registry=r
         )

@@ -41,6 +41,7 @@ from gateway.batching import (
 )
 from gateway.broker import BrokerLink
 from gateway.config import GatewayConfig
+from gateway.housekeeping import RetentionWorker
 from gateway.metrics import GatewayMetrics
 from timeseries.store import Store, WriteResult
 
@@ -71,6 +72,7 @@ class Gateway:
         self._idle = threading.Event()
         self._idle.set()
         self._metrics_server: Any = None
+        self._retention: RetentionWorker | None = None
         self.metrics_address: tuple[str, int] | None = None
 
     def __enter__(self) -> Gateway:
@@ -91,8 +93,9 @@ class Gateway:
             raise RuntimeError("the gateway is already started")
         config = self.config
         broker = BrokerLink(config.mqtt, config.mqtt.read_password(), self._enqueue, self.metrics)
+        dsn = config.database.read_dsn()
         store = Store(
-            config.database.read_dsn(),
+            dsn,
             pool_max_size=config.database.pool_max_size,
             timeout_s=config.database.timeout_s,
         )
@@ -103,6 +106,8 @@ class Gateway:
             raise
         self._store = store
         logger.info("store %s ready", store.description)
+        self._retention = RetentionWorker(dsn, config.retention, self.metrics)
+        self._retention.start()
         if config.metrics.address is not None:
             host, port = config.metrics.address
             try:
@@ -137,6 +142,9 @@ class Gateway:
         if self._broker is not None:
             self._broker.stop()
             self._broker = None
+        if self._retention is not None:
+            self._retention.stop()
+            self._retention = None
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -91,3 +91,32 @@ def test_without_horizons_nothing_is_touched(fresh_database: str) -> None:
     assert result.rows_deleted == {}
     assert result.chunks_dropped == {}
     assert _count(fresh_database, "SELECT count(*) FROM register_readings") == 6
+
+
+def test_the_gateway_applies_its_configured_retention(fresh_database: str) -> None:
+    from gateway.config import GatewayConfig
+    from gateway.housekeeping import RetentionWorker
+    from gateway.metrics import GatewayMetrics
+
+    _fill(fresh_database)
+    config = GatewayConfig.model_validate(
+        {"database": {"dsn": fresh_database}, "retention": {"current_days": 30}}
+    )
+    metrics = GatewayMetrics()
+    worker = RetentionWorker(fresh_database, config.retention, metrics, clock=lambda: NOW)
+    worker.run_once()
+    assert metrics.retention_removed.labels("current", "rows")._value.get() == 1
+    assert _count(fresh_database, "SELECT count(*) FROM register_readings") == 5
+    broken = RetentionWorker("postgresql://nobody@127.0.0.1:1/none", config.retention, metrics)
+    broken.run_once()  # logged and counted, never raised
+    assert metrics.retention_errors._value.get() == 1
+
+
+def test_retention_horizons_are_validated() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="current_days"):
+        RetentionConfig.model_validate({"current_days": 0})
+    with pytest.raises(ValidationError, match="weekly_days"):
+        RetentionConfig.model_validate({"weekly_days": 7})
+    assert RetentionConfig.model_validate({"events_days": 30}).horizons() == {"events": 30}
