@@ -191,5 +191,21 @@ class GatewayConfig(ConfigModel):
 
 
 def load_gateway_config(path: str | Path) -> GatewayConfig:
-    """Read and validate a gateway TOML file; :class:`ConfigError` names what is wrong."""
-    return load_toml(path, GatewayConfig)
+    """Read and validate a gateway TOML file; :class:`ConfigError` names what is wrong.
+
+    Relative ``password_file`` and ``dsn_file`` paths are taken from the file's folder, as the
+    API's configuration does, so a command works the same from any directory."""
+    path = Path(path)
+    config = load_toml(path, GatewayConfig)
+    updates: dict[str, ConfigModel] = {}
+    dsn_file = config.database.dsn_file
+    if dsn_file is not None and not dsn_file.is_absolute():
+        updates["database"] = config.database.model_copy(
+            update={"dsn_file": path.parent / dsn_file}
+        )
+    password_file = config.mqtt.password_file
+    if password_file is not None and not password_file.is_absolute():
+        updates["mqtt"] = config.mqtt.model_copy(
+            update={"password_file": path.parent / password_file}
+        )
+    return config.model_copy(update=updates) if updates else config

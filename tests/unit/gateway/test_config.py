@@ -138,3 +138,18 @@ def test_the_future_limit_defaults_to_five_minutes_and_can_be_set(tmp_path: Path
     with pytest.raises(ConfigError, match=r"validation\.max_future_s"):
         load_gateway_config(
             write(tmp_path, '[database]\ndsn = "x"\n[validation]\nmax_future_s = -1\n'))
+
+
+def test_relative_secret_files_are_read_beside_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "db.dsn").write_text("postgresql:///beside\n", encoding="utf-8")
+    (tmp_path / "mqtt.pw").write_text("pw\n", encoding="utf-8")
+    path = write(
+        tmp_path,
+        '[mqtt]\nusername = "gw"\npassword_file = "mqtt.pw"\n\n[database]\ndsn_file = "db.dsn"\n',
+    )
+    monkeypatch.chdir("/")
+    config = load_gateway_config(path)
+    assert config.database.read_dsn() == "postgresql:///beside"
+    assert config.mqtt.read_password() == "pw"

@@ -53,7 +53,8 @@ def test_the_meter_summary_follows_the_latest_message() -> None:
         ], T0),
     ]
     meter = batch_rows(messages).meters["m1"]
-    assert meter.as_row() == ("m1", "c2", T0, later, "new")
+    # the newest register reading's ts: both daily readings are at T0 (reading()'s ts)
+    assert meter.as_row() == ("m1", "c2", T0, later, "new", T0)
 
 
 def test_dead_letters_are_counted_per_topic_and_payload() -> None:
