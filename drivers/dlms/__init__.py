@@ -1,0 +1,10 @@
+"""DLMS/COSEM for SPODES meters (GOST R 58940-2020): the sans-IO codec.
+
+Layers, bottom up: ``crc`` (CRC-16/X.25), ``hdlc`` (IEC 62056-46 frames and the stream
+splitter), ``hdlc_link`` (SNRM/UA parameters, LLC header, segmentation, sequence numbers),
+``wrapper`` (IEC 62056-47 TCP/UDP wrapper), ``obis``, ``cosem_datetime``, ``axdr`` (A-XDR data),
+``initiate`` and ``ciphered`` (what an association carries), ``acse`` (AARQ/AARE/RLRQ/RLRE),
+``access`` and ``results`` (references, selective access, result codes), ``xdlms`` (GET, SET,
+ACTION), ``blocks`` (GET with block) and ``apdu`` (one parser for every APDU). No I/O, clock
+or logging; no driver is registered yet (docs/dlms.md).
+"""
