@@ -46,6 +46,20 @@ class _QuietStop(logging.Filter):
         return not (noise and self._link.stopping)
 
 
+def _awaited(info: mqtt.MQTTMessageInfo) -> bool:
+    """Whether :meth:`BrokerLink.stop` can still wait for this acknowledgement.
+
+    One published while the link was down stays queued in paho and goes out after the reconnect,
+    but its info keeps the "not connected" code, and ``is_published()`` raises for it from then
+    on: it cannot be waited for (if it never goes out, the collector publishes again past its
+    ``ack_timeout_s``).
+    """
+    try:
+        return not info.is_published()
+    except (RuntimeError, ValueError):
+        return False
+
+
 class BrokerLink:
     """Connects in the background, resubscribes on every connect, reconnects with backoff."""
 
@@ -152,7 +166,7 @@ class BrokerLink:
         payload = AckMessage(ids=ids, committed_at=utc_now()).to_json()
         info = self._client.publish(ack_topic(collector), payload, qos=1)
         with self._lock:
-            self._pending = [item for item in self._pending if not item.is_published()]
+            self._pending = [item for item in self._pending if _awaited(item)]
             self._pending.append(info)
         self._metrics.acks_published.inc()
 
