@@ -105,7 +105,10 @@ class PtyPort:
         """Bytes the client wrote (b"" once closed); :class:`TimeoutError` after ``timeout_s``."""
         if self._reader is None:
             raise RuntimeError("serial pty: receive() before open()")
-        return await asyncio.wait_for(self._reader.read(_CHUNK), timeout_s)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+        # arrives with the data, and a closed server would go on serving.
+        async with asyncio.timeout(timeout_s):
+            return await self._reader.read(_CHUNK)
 
     async def send(self, data: bytes, delay_s: float = 0.0) -> None:
         """Answer ``data`` at the baud rate, once the request has left the line, the frame-end

@@ -124,7 +124,10 @@ class _TcpLine:
         self._writer = writer
 
     async def receive(self, timeout_s: float | None) -> bytes:
-        return await asyncio.wait_for(self._reader.read(_CHUNK), timeout_s)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+        # arrives with the data, and a closed server would go on serving.
+        async with asyncio.timeout(timeout_s):
+            return await self._reader.read(_CHUNK)
 
     async def send(self, data: bytes, delay_s: float = 0.0) -> None:
         if delay_s:
