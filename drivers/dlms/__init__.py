@@ -5,6 +5,8 @@ splitter), ``hdlc_link`` (SNRM/UA parameters, LLC header, segmentation, sequence
 ``wrapper`` (IEC 62056-47 TCP/UDP wrapper), ``obis``, ``cosem_datetime``, ``axdr`` (A-XDR data),
 ``initiate`` and ``ciphered`` (what an association carries), ``acse`` (AARQ/AARE/RLRQ/RLRE),
 ``access`` and ``results`` (references, selective access, result codes), ``xdlms`` (GET, SET,
-ACTION), ``blocks`` (GET with block) and ``apdu`` (one parser for every APDU). No I/O, clock
-or logging; no driver is registered yet (docs/dlms.md).
+ACTION), ``blocks`` (GET with block) and ``apdu`` (one parser for every APDU): no I/O, clock
+or logging. On top, ``link`` and ``wrapper_link`` (the links over a byte stream) and
+``session`` (the asyncio client: association, GET/SET/ACTION, release). No driver is
+registered yet (docs/dlms.md).
 """

@@ -41,6 +41,12 @@ class BlockAssembler:
 
     def add(self, response: GetResponseWithBlock) -> Data | None:
         """The whole value once the last block is in, else ``None`` (ask for the next)."""
+        raw = self.add_raw(response)
+        return None if raw is None else Data.from_bytes(raw)
+
+    def add_raw(self, response: GetResponseWithBlock) -> bytes | None:
+        """The joined raw data once the last block is in, else ``None``: for answers whose
+        raw data is not one ``Data`` (a GET-with-list answer carries its count and results)."""
         if isinstance(response.raw, DataAccessResult):
             error = result_error(response.raw, self._what)
             raise error if error is not None else RemoteProtocolError(
@@ -63,7 +69,7 @@ class BlockAssembler:
         self._last_number = response.block_number
         if not response.last:
             return None
-        return Data.from_bytes(b"".join(self._parts))
+        return b"".join(self._parts)
 
     def next_request(self, invoke: int = DEFAULT_INVOKE) -> GetRequestNext:
         """The GET-Request-Next that acknowledges the last block received."""

@@ -74,3 +74,11 @@ def test_errors() -> None:
     truncated = BlockAssembler()
     with pytest.raises(FrameError):
         truncated.add(GetResponseWithBlock(True, 1, ROWS.to_bytes()[:-1]))
+
+
+def test_raw_blocks_of_a_get_with_list_answer() -> None:
+    # A GET-with-list answer in blocks carries its count and results, not one Data.
+    body = bytes.fromhex("02 00 06 00 12 D6 87 01 04")
+    assembler = BlockAssembler("GET with list")
+    assert assembler.add_raw(GetResponseWithBlock(False, 1, body[:4])) is None
+    assert assembler.add_raw(GetResponseWithBlock(True, 2, body[4:])) == body

@@ -1,0 +1,278 @@
+"""The application side of a simulated SPODES meter: associations (AARQ/AARE, RLRQ/RLRE) and
+GET (normal, with list, with block), SET and ACTION on an :class:`ObjectTable`, APDU in, APDU
+out, whatever link carried it (``protocol.py``).
+
+Client levels and their default secrets (notes §1.1; the GOST examples' and field values):
+
+=====  ================  ===========================  ===================================
+SAP    level             authentication               granted services
+=====  ================  ===========================  ===================================
+16     public client     none                         GET, block transfer with GET
+32     reader            LLS, ``12345678``            + selective access, ACTION, with list
+48     configurator      LLS, ``1234567812345678``    + SET (HLS comes with the HLS part)
+=====  ================  ===========================  ===================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+from core.errors import ProtocolError
+from drivers.dlms.acse import (
+    AareApdu,
+    AarqApdu,
+    AssociationResult,
+    Mechanism,
+    RlreApdu,
+    RlrqApdu,
+    UserDiagnostic,
+)
+from drivers.dlms.apdu import parse_apdu
+from drivers.dlms.axdr import Data
+from drivers.dlms.initiate import Conformance, InitiateRequest, InitiateResponse
+from drivers.dlms.obis import Obis
+from drivers.dlms.results import ActionResult, DataAccessResult, ServiceError, StateError
+from drivers.dlms.xdlms import (
+    ActionRequest,
+    ActionResponse,
+    ExceptionResponse,
+    GetRequest,
+    GetRequestNext,
+    GetRequestWithList,
+    GetResponse,
+    GetResponseWithBlock,
+    GetResponseWithList,
+    SetRequest,
+    SetResponse,
+)
+from simulators.dlms.objects import ObjectTable
+
+__all__ = ["DEFAULT_SECRETS", "LEVEL_CONFORMANCE", "Application", "Level", "ServerHls"]
+
+_NONE: Final = Conformance(0)
+_CURRENT_ASSOCIATION: Final = Obis(0, 0, 40, 0, 0, 255)
+#: The SPODES association objects per client (notes §1.1): public, reader, configurator.
+_ASSOCIATIONS: Final = {16: Obis(0, 0, 40, 0, 1, 255), 32: Obis(0, 0, 40, 0, 2, 255),
+                        48: Obis(0, 0, 40, 0, 3, 255)}
+_BASE: Final = Conformance.GET | Conformance.BLOCK_TRANSFER_WITH_GET
+_READ: Final = (_BASE | Conformance.SELECTIVE_ACCESS | Conformance.ACTION
+                | Conformance.MULTIPLE_REFERENCES)
+
+
+class ServerHls(Protocol):
+    """The meter's side of an HLS mechanism (the hook the HLS part fills): ``challenge()`` is
+    StoC; ``verify(stoc, reply)`` checks the client's f(StoC); ``reply(ctos)`` is f(CtoS)."""
+
+    mechanism: Mechanism
+
+    def challenge(self) -> bytes: ...
+
+    def verify(self, stoc: bytes, reply: bytes) -> bool: ...
+
+    def reply(self, ctos: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One client level: its LLS secret (``None``: no authentication, unless ``hls``) and
+    what it may use."""
+
+    secret: bytes | None
+    conformance: Conformance
+    hls: ServerHls | None = None
+
+
+DEFAULT_SECRETS: Final[Mapping[int, bytes | None]] = {
+    16: None,
+    32: b"12345678",
+    48: b"1234567812345678",
+}
+LEVEL_CONFORMANCE: Final[Mapping[int, Conformance]] = {
+    16: _BASE,
+    32: _READ,
+    48: _READ | Conformance.SET,
+}
+
+
+def default_levels() -> dict[int, Level]:
+    return {sap: Level(DEFAULT_SECRETS[sap], LEVEL_CONFORMANCE[sap]) for sap in DEFAULT_SECRETS}
+
+
+@dataclass(slots=True)
+class Application:
+    """One connection's application association (a new one per link connection).
+
+    ``max_pdu`` is the meter's max receive PDU size sent in the AARE (GOST traces: 0x0400);
+    answers longer than the client's max PDU or ``block_size`` go out in blocks.
+    """
+
+    table: ObjectTable
+    levels: dict[int, Level] = field(default_factory=default_levels)
+    max_pdu: int = 0x0400
+    block_size: int | None = None
+    #: Ignore RLRQ, as meters without release do (the client must tolerate it).
+    answer_release: bool = True
+    level: int | None = None
+    #: HLS in progress: the level, CtoS and StoC until reply_to_HLS_authentication passes.
+    _hls_pending: tuple[int, bytes, bytes] | None = None
+    conformance: Conformance = _NONE
+    client_max_pdu: int = 0xFFFF
+    _blocks: list[GetResponseWithBlock] = field(default_factory=list)
+    _block_sent: int = 0
+
+    def handle(self, client_sap: int, apdu: bytes) -> bytes | None:
+        """The answer APDU to ``apdu`` from ``client_sap``, or ``None`` for no answer."""
+        try:
+            request = parse_apdu(apdu)
+        except ProtocolError:
+            return ExceptionResponse(StateError.SERVICE_UNKNOWN,
+                                     ServiceError.SERVICE_NOT_SUPPORTED).to_bytes()
+        if isinstance(request, AarqApdu):
+            return self._associate(client_sap, request).to_bytes()
+        if isinstance(request, RlrqApdu):
+            if not self.answer_release:
+                return None
+            self.release()
+            return RlreApdu(0).to_bytes()
+        if self._hls_pending is not None and isinstance(request, ActionRequest):
+            return self._hls_reply(client_sap, request)
+        if self.level is None or client_sap != self.level:
+            return ExceptionResponse(StateError.SERVICE_NOT_ALLOWED,
+                                     ServiceError.OPERATION_NOT_POSSIBLE).to_bytes()
+        level = self.level
+        if isinstance(request, GetRequest):
+            if request.access is not None and not self.conformance & Conformance.SELECTIVE_ACCESS:
+                return GetResponse(DataAccessResult.READ_WRITE_DENIED, request.invoke).to_bytes()
+            result = self.table.get(request.attribute, level, request.access)
+            return self._answer(GetResponse(result, request.invoke).to_bytes(), request.invoke,
+                                result.to_bytes() if isinstance(result, Data) else None)
+        if isinstance(request, GetRequestNext):
+            return self._next_block(request)
+        if isinstance(request, GetRequestWithList):
+            if not self.conformance & Conformance.MULTIPLE_REFERENCES:
+                return _refused()
+            results = tuple(self.table.get(ref, level, access)
+                            for ref, access in request.attributes)
+            answer = GetResponseWithList(results, request.invoke).to_bytes()
+            return self._answer(answer, request.invoke, answer[3:])
+        if isinstance(request, SetRequest):
+            if not self.conformance & Conformance.SET:
+                return _refused()
+            code = self.table.set(request.attribute, level, request.value)
+            return SetResponse(code, request.invoke).to_bytes()
+        if isinstance(request, ActionRequest):
+            if not self.conformance & Conformance.ACTION:
+                return _refused()
+            outcome, value = self.table.action(request.method, level, request.parameters)
+            return ActionResponse(outcome, value, request.invoke).to_bytes()
+        return _refused()
+
+    def release(self) -> None:
+        self.level = None
+        self.conformance = _NONE
+        self._blocks = []
+        self._hls_pending = None
+
+    def _associate(self, client_sap: int, aarq: AarqApdu) -> AareApdu:
+        self.release()
+        level = self.levels.get(client_sap)
+        initiate = aarq.user_information
+        if level is None or not isinstance(initiate, InitiateRequest):
+            return _rejected(UserDiagnostic.NO_REASON)
+        if level.hls is not None:
+            return self._hls_associate(client_sap, level, level.hls, aarq, initiate)
+        if level.secret is None:
+            if aarq.mechanism not in (None, Mechanism.LOWEST):
+                return _rejected(UserDiagnostic.MECHANISM_NOT_RECOGNISED)
+        elif aarq.mechanism is None:
+            return _rejected(UserDiagnostic.AUTHENTICATION_REQUIRED)
+        elif aarq.mechanism is not Mechanism.LLS:
+            return _rejected(UserDiagnostic.MECHANISM_NOT_RECOGNISED)
+        elif aarq.calling_authentication_value != level.secret:
+            return _rejected(UserDiagnostic.AUTHENTICATION_FAILURE)
+        self.level = client_sap
+        self.conformance = initiate.conformance & level.conformance
+        self.client_max_pdu = initiate.max_receive_pdu_size
+        # No mechanism name in the AARE, as in the GOST 12.2 trace.
+        return AareApdu(InitiateResponse(self.conformance, self.max_pdu))
+
+    def _hls_associate(self, client_sap: int, level: Level, hls: ServerHls, aarq: AarqApdu,
+                       initiate: InitiateRequest) -> AareApdu:
+        """Pass 2 of 4: accept with StoC; the association is usable after pass 3 checks."""
+        if aarq.mechanism is not hls.mechanism:
+            return _rejected(UserDiagnostic.MECHANISM_NOT_RECOGNISED)
+        if not aarq.calling_authentication_value:
+            return _rejected(UserDiagnostic.AUTHENTICATION_REQUIRED)
+        stoc = hls.challenge()
+        self._hls_pending = (client_sap, aarq.calling_authentication_value, stoc)
+        self.conformance = initiate.conformance & level.conformance
+        self.client_max_pdu = initiate.max_receive_pdu_size
+        return AareApdu(InitiateResponse(self.conformance, self.max_pdu),
+                        diagnostic=int(UserDiagnostic.AUTHENTICATION_REQUIRED),
+                        mechanism=hls.mechanism, responding_authentication_value=stoc)
+
+    def _hls_reply(self, client_sap: int, request: ActionRequest) -> bytes:
+        """Pass 3 and 4: reply_to_HLS_authentication (association LN, method 1)."""
+        assert self._hls_pending is not None
+        sap, ctos, stoc = self._hls_pending
+        self._hls_pending = None
+        method = request.method
+        hls = self.levels[sap].hls
+        assert hls is not None
+        if (sap != client_sap or method.class_id != 15 or method.method != 1
+                or method.instance not in (_CURRENT_ASSOCIATION, _ASSOCIATIONS.get(sap))):
+            self.release()
+            return _refused()
+        parameters = request.parameters
+        if (parameters is None or not isinstance(parameters.value, bytes)
+                or not hls.verify(stoc, parameters.value)):
+            self.release()
+            return ActionResponse(ActionResult.READ_WRITE_DENIED, None,
+                                  request.invoke).to_bytes()
+        self.level = sap
+        return ActionResponse(ActionResult.SUCCESS, Data.octets(hls.reply(ctos)),
+                              request.invoke).to_bytes()
+
+    def _answer(self, whole: bytes, invoke: int, raw: bytes | None) -> bytes:
+        """``whole`` if it fits, else the first block of ``raw`` (the encoded result)."""
+        limit = min(self.client_max_pdu, self.block_size or 0xFFFF)
+        if len(whole) <= limit or raw is None:
+            return whole
+        size = limit - 12  # C4 02 iid last block(4) 00 length(up to 3)
+        if size < 1 or not self.conformance & Conformance.BLOCK_TRANSFER_WITH_GET:
+            return GetResponse(DataAccessResult.OTHER_REASON, invoke).to_bytes()
+        parts = [raw[i : i + size] for i in range(0, len(raw), size)]
+        self._blocks = [GetResponseWithBlock(n == len(parts), n, part, invoke)
+                        for n, part in enumerate(parts, 1)]
+        self._block_sent = 1
+        return self._blocks[0].to_bytes()
+
+    def _next_block(self, request: GetRequestNext) -> bytes:
+        if not self._blocks:
+            return GetResponseWithBlock(True, request.block_number,
+                                        DataAccessResult.NO_LONG_GET_IN_PROGRESS,
+                                        request.invoke).to_bytes()
+        if request.block_number == self._block_sent - 1 and self._block_sent > 1:
+            return self._blocks[self._block_sent - 1].to_bytes()  # a repeated request
+        if request.block_number != self._block_sent or self._block_sent >= len(self._blocks):
+            self._blocks = []
+            return GetResponseWithBlock(True, request.block_number,
+                                        DataAccessResult.DATA_BLOCK_NUMBER_INVALID,
+                                        request.invoke).to_bytes()
+        block = self._blocks[self._block_sent]
+        self._block_sent += 1
+        if block.last:
+            self._blocks = []
+        return block.to_bytes()
+
+
+def _refused() -> bytes:
+    return ExceptionResponse(StateError.SERVICE_NOT_ALLOWED,
+                             ServiceError.SERVICE_NOT_SUPPORTED).to_bytes()
+
+
+def _rejected(diagnostic: UserDiagnostic) -> AareApdu:
+    return AareApdu(None, AssociationResult.REJECTED_PERMANENT, int(diagnostic))
+
