@@ -13,7 +13,7 @@ it was unassigned, stay where they are.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import time
 from typing import Any
@@ -179,45 +179,40 @@ def import_registry(
     return report
 
 
+# Each level of the tree: its table, the list of its children, and its column for the parent.
+_LEVELS: tuple[tuple[str, str, str | None], ...] = (
+    ("contracts", "energy_objects", None),
+    ("energy_objects", "connection_points", "contract_id"),
+    ("connection_points", "metering_points", "energy_object_id"),
+    ("metering_points", "meters", "connection_point_id"),
+)
+_NOT_FIELDS = frozenset({"number", *(children for _, children, _ in _LEVELS)})
+
+
 def _walk(importer: _Importer, document: RegistryDocument) -> None:
-    children = frozenset(
-        {"energy_objects", "connection_points", "metering_points", "meters", "number"}
-    )
-    for ci, contract in enumerate(document.contracts):
-        at = f"contracts[{ci}]"
-        contract_id = importer.upsert(
-            "contracts", at, {"number": contract.number}, given_fields(contract, exclude=children)
-        )
-        for ei, eo in enumerate(contract.energy_objects):
-            at_eo = f"{at}.energy_objects[{ei}]"
-            eo_id = importer.upsert(
-                "energy_objects",
-                at_eo,
-                {"contract_id": contract_id, "number": eo.number},
-                given_fields(eo, exclude=children),
+    _walk_level(importer, 0, document.contracts, "contracts", None)
+
+
+def _walk_level(
+    importer: _Importer, depth: int, nodes: Sequence[Any], at: str, parent_id: Any
+) -> None:
+    table, children, parent_column = _LEVELS[depth]
+    for index, node in enumerate(nodes):
+        here = f"{at}[{index}]"
+        keys = {"number": node.number}
+        if parent_column is not None:
+            keys = {parent_column: parent_id, **keys}
+        node_id = importer.upsert(table, here, keys, given_fields(node, exclude=_NOT_FIELDS))
+        below = getattr(node, children)
+        if depth + 1 < len(_LEVELS):
+            _walk_level(importer, depth + 1, below, f"{here}.{children}", node_id)
+            continue
+        for position, meter in enumerate(below):
+            importer.upsert(
+                "meters",
+                f"{here}.meters[{position}]",
+                {"meter_id": meter.meter_id},
+                given_fields(meter, exclude=frozenset({"meter_id"})),
+                stamp="registry_updated_at",
+                always={"registered": True, "metering_point_id": node_id},
             )
-            for pi, cp in enumerate(eo.connection_points):
-                at_cp = f"{at_eo}.connection_points[{pi}]"
-                cp_id = importer.upsert(
-                    "connection_points",
-                    at_cp,
-                    {"energy_object_id": eo_id, "number": cp.number},
-                    given_fields(cp, exclude=children),
-                )
-                for mi, mp in enumerate(cp.metering_points):
-                    at_mp = f"{at_cp}.metering_points[{mi}]"
-                    mp_id = importer.upsert(
-                        "metering_points",
-                        at_mp,
-                        {"connection_point_id": cp_id, "number": mp.number},
-                        given_fields(mp, exclude=children),
-                    )
-                    for ni, meter in enumerate(mp.meters):
-                        importer.upsert(
-                            "meters",
-                            f"{at_mp}.meters[{ni}]",
-                            {"meter_id": meter.meter_id},
-                            given_fields(meter, exclude=frozenset({"meter_id"})),
-                            stamp="registry_updated_at",
-                            always={"registered": True, "metering_point_id": mp_id},
-                        )
