@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from collector.backoff import Backoff
 from collector.clock import apply_clock_policy
@@ -40,7 +40,7 @@ from core.errors import (
     TransportError,
     TransportTimeoutError,
 )
-from core.messages import MeterState, ReadingsMessage, build_message
+from core.messages import Item, MeterState, ReadingsMessage, message_id
 from core.model import Stream, utc_now
 from drivers.base import (
     HISTORY_STREAMS,
@@ -65,6 +65,29 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 StreamOpener = Callable[[TcpBusConfig | SerialBusConfig], Awaitable[ByteStream]]
+
+
+def _message(
+    collector_id: str, meter_id: str, stream: Stream, items: Sequence[Item], read_at: datetime
+) -> ReadingsMessage:
+    """What :func:`core.messages.build_message` gives, with the content id computed once.
+
+    ``build_message`` validates the whole message again and computes the id twice (for the
+    field, then in the model's own check): a tenth of the collector's CPU at thousands of items
+    a second. Here the items are models a driver has validated already and the ids come from
+    the validated configuration, so the message is put together around one computed id.
+    """
+    if read_at.tzinfo is None:
+        raise ValueError("read_at must carry its offset")
+    of_one_stream: Any = list(items)  # the driver keeps each stream's items of one type
+    return ReadingsMessage.model_construct(
+        id=message_id(collector_id, meter_id, stream, items),
+        collector=collector_id,
+        meter=meter_id,
+        stream=stream,
+        read_at=read_at.astimezone(UTC),
+        items=of_one_stream,
+    )
 
 
 def _since(last_ts: float | None) -> datetime | None:
@@ -389,9 +412,11 @@ class BusPoller:
                     extra=meter.log_extra,
                 )
         messages = [
-            build_message(self.collector_id, meter_id, stream, result.items(stream), result.read_at)
+            _message(self.collector_id, meter_id, stream, result.items(stream), result.read_at)
             for stream in result.streams()
         ]
+        for message in messages:
+            self._metrics.items_read.labels(message.stream.value).inc(len(message.items))
         for stream, error in result.errors.items():
             logger.warning(
                 "meter %s: stream %s not read: %s (%s)",

@@ -24,6 +24,13 @@ class CollectorMetrics:
             ["bus", "meter", "outcome"],
             registry=r,
         )
+        self.items_read = Counter(
+            "isu_collector_items_read",
+            "Items read from meters (each register, instantaneous or interval value, event, "
+            "clock or info item), by stream",
+            ["stream"],
+            registry=r,
+        )
         self.poll_errors = Counter(
             "isu_collector_poll_errors",
             "Failed meter reads and failed streams, by error class",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import re
 import ssl
 import time
@@ -107,7 +108,7 @@ class MqttUplink:
             tls_context = ssl.create_default_context(
                 cafile=str(mqtt.ca_file) if mqtt.ca_file is not None else None
             )
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             mqtt.host,
             mqtt.port,
             identifier=self._id,
@@ -121,6 +122,10 @@ class MqttUplink:
             max_inflight_messages=mqtt.max_inflight,
             logger=logging.getLogger("collector.mqtt.paho"),
         )
+        # Messages and meter states go out a window each, plus a status: that many calls
+        # waiting for their PUBACK are the design, not a reason for aiomqtt to warn about each.
+        client.pending_calls_threshold = 2 * mqtt.max_inflight + 1
+        return client
 
     async def _session(self) -> None:
         mqtt = self._config.mqtt
@@ -176,18 +181,33 @@ class MqttUplink:
     async def _publish(self, client: aiomqtt.Client) -> None:
         ack_timeout_s = self._config.queue.ack_timeout_s
         window = self._config.mqtt.max_inflight
+        # No later than the earliest moment a published message may fall due again (waking
+        # early only costs a look at the queue): every call to the queue is a trip to its
+        # thread, so the queue is asked only when this bound is unknown or has passed.
+        resend_at: float | None = None
         while True:
             self._wakeup.clear()
             batch = await self._queue.pending(self._clock(), ack_timeout_s, limit=window)
             if batch:
-                await self._publish_batch(client, batch)
-                continue
-            resend_at = await self._queue.next_resend_at(ack_timeout_s)
-            timeout = None if resend_at is None else max(0.0, resend_at - self._clock())
+                sent_at = await self._publish_batch(client, batch)
+                if sent_at is not None and resend_at is not None:
+                    resend_at = min(resend_at, sent_at + ack_timeout_s)
+                if len(batch) == window or self._wakeup.is_set():
+                    continue  # more may be waiting
+                # Less than a window, and nothing stored since: nothing else is due now.
+            if resend_at is None or resend_at <= self._clock():
+                resend_at = await self._queue.next_resend_at(ack_timeout_s)
+                if resend_at is None:  # nothing in flight: the next publish sets the bound
+                    resend_at = math.inf
+            timeout = None if resend_at == math.inf else max(0.0, resend_at - self._clock())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wakeup.wait()
 
-    async def _publish_batch(self, client: aiomqtt.Client, batch: list[QueuedMessage]) -> None:
+    async def _publish_batch(
+        self, client: aiomqtt.Client, batch: list[QueuedMessage]
+    ) -> float | None:
+        """Publish ``batch``; returns when the PUBACK'd ones were marked sent (``None``: none)."""
         # The whole window goes out at once, in order on the one connection; each message is
         # marked sent only once its PUBACK is in.
         results = await asyncio.gather(
@@ -195,8 +215,10 @@ class MqttUplink:
             return_exceptions=True,
         )
         sent = [item for item, result in zip(batch, results, strict=True) if result is None]
+        sent_at = None
         if sent:
-            await self._queue.mark_sent([item.id for item in sent], self._clock())
+            sent_at = self._clock()
+            await self._queue.mark_sent([item.id for item in sent], sent_at)
             repeats = sum(1 for item in sent if item.send_count)
             self._metrics.published.labels("first").inc(len(sent) - repeats)
             self._metrics.published.labels("repeat").inc(repeats)
@@ -205,6 +227,7 @@ class MqttUplink:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+        return sent_at
 
     async def _publish_states(self, client: aiomqtt.Client) -> None:
         window = self._config.mqtt.max_inflight

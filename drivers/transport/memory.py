@@ -32,7 +32,8 @@ class MemoryStream:
         if self._closed:
             raise ConnectionLostError(f"{self.description}: stream is closed")
         try:
-            data = await asyncio.wait_for(self._inbox.get(), timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: it can swallow a cancel
+                data = await self._inbox.get()
         except TimeoutError as exc:
             raise TransportTimeoutError(
                 f"{self.description}: no data within {timeout_s:.3g} s"

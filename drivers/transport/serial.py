@@ -10,6 +10,9 @@ Timing comes from the baud rate (``drivers.transport.timing``; docs/transports.m
   drops it before the answer is looked at (docs/reference/mercury-protocol.md §6.1 — on
   Mercury meters an echoed test-channel request looks like a valid answer, so echo must be
   removed here, never guessed at by the protocol).
+- Waits use ``asyncio.timeout``, not ``asyncio.wait_for``: on Python 3.11 the latter can
+  swallow a cancellation that arrives together with the data, and a stopped collector's bus
+  task would go on polling.
 - Frame ends are found by the protocol from lengths; the transport never waits for inter-byte
   gaps. :func:`read_until_gap` is the fallback for protocols without lengths, with a gap no
   shorter than a USB adapter can show (:attr:`SerialStream.gap_s`).
@@ -95,7 +98,8 @@ class SerialStream:
             if remaining <= 0:
                 break
             try:
-                chunk = await asyncio.wait_for(self._reader.read(len(sent) - len(heard)), remaining)
+                async with asyncio.timeout(remaining):
+                    chunk = await self._reader.read(len(sent) - len(heard))
             except TimeoutError:
                 break
             except (serial.SerialException, OSError) as exc:
@@ -116,7 +120,8 @@ class SerialStream:
             return data
         wait_s = timeout_s + self._still_sending_s()
         try:
-            data = await asyncio.wait_for(self._reader.read(_CHUNK), wait_s)
+            async with asyncio.timeout(wait_s):
+                data = await self._reader.read(_CHUNK)
         except TimeoutError as exc:
             raise TransportTimeoutError(
                 f"{self.description}: no data within {timeout_s:.3g} s"
@@ -131,7 +136,8 @@ class SerialStream:
         self._pending = b""
         while True:
             try:
-                data = await asyncio.wait_for(self._reader.read(_CHUNK), 0)
+                async with asyncio.timeout(0):  # what is buffered now, nothing more
+                    data = await self._reader.read(_CHUNK)
             except (TimeoutError, serial.SerialException, OSError):
                 return
             if not data:

@@ -47,3 +47,32 @@ def test_bus_efficiency_benchmark_runs_and_reports_every_figure() -> None:
     assert figures["items_read"] > 0
     for name in ("elapsed_s", "wire_s", "allowed_s", "bus_efficiency", "wire_utilisation"):
         assert figures[name] > 0
+
+
+def test_collector_benchmark_runs_and_reports_every_figure() -> None:
+    tiny = (
+        "--converters 2 --meters 6 --sim-processes 1 --period-s 2 --interval-s 4 --events-s 6 "
+        "--window-s 6 --baseline-s 3"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.collector", *tiny.split()],
+        cwd=TOP,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.splitlines()[-1])
+    assert (figures["converters"], figures["meters"]) == (2, 6)
+    assert figures["failures"] == 0
+    assert figures["errors"] == {}
+    assert figures["collector_exit"] == 0
+    every = "polls readings collector_cpu_s readings_per_cpu_s cpu_per_reading_us rss_peak_mb"
+    for name in [*every.split(), "window_s", "published", "acknowledged", "collector_cost_x"]:
+        assert figures[name] > 0, name
+    assert set(figures["readings_by_stream"]) >= {"current", "instant", "clock"}
+    baseline = figures["baseline"]
+    assert baseline["failures"] == 0
+    for name in ("reads", "readings", "cpu_s", "readings_per_cpu_s"):
+        assert baseline[name] > 0, name
