@@ -5,6 +5,8 @@
     isu sim mercury230 --listen HOST:PORT [--address N] [--meters K] [--seed N] [...]
     isu sim mercury230 --serial-pty [--baud 9600] [--parity N] [--echo] [...]
     isu sim mercury200 --serial-pty [--baud 9600] [--parity N] [--echo] [...]
+    isu sim dlms --listen HOST:PORT --transport hdlc|wrapper [--server-address N] [...]
+    isu sim dlms --serial-pty [--baud 9600] [--parity N] [--echo] [...]
     isu sim --config FILE [--control HOST:PORT]    # protocol = "mercury230" or "mercury200"
 
 The first line on standard output is one JSON object saying where the fleet listens (ports
@@ -31,6 +33,7 @@ from pydantic import ValidationError
 from core.config import format_validation_error, load_toml
 from core.errors import ConfigError
 from core.tariffs import SINGLE_RATE, THREE_ZONE, TWO_ZONE
+from simulators.dlms.cli import add_dlms_arguments, run_dlms
 from simulators.mercury200.cli import add_mercury200_arguments, run_mercury200
 from simulators.mercury230.clock import ScaledClock
 from simulators.mercury230.config import ControlConfig, FleetConfig
@@ -40,7 +43,7 @@ from simulators.mercury230.settings import PasswordEncoding
 
 __all__ = ["add_sim_arguments", "build_fleet_config", "run_sim"]
 
-PROTOCOLS = ("mercury230", "mercury200")
+PROTOCOLS = ("mercury230", "mercury200", "dlms")
 DEFAULT_LISTEN = "127.0.0.1:0"
 
 
@@ -102,6 +105,7 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         "--extended-archives", action="store_true", help="serve the 18h day and month archives"
     )
     add_mercury200_arguments(parser)  # --model, --battery-v
+    add_dlms_arguments(parser)  # --transport, --server-address, --max-info, --block-size
 
 
 def build_fleet_config(args: argparse.Namespace) -> FleetConfig:
@@ -118,7 +122,7 @@ def build_fleet_config(args: argparse.Namespace) -> FleetConfig:
             config = config.model_copy(update={"control": control})
         return config
     if args.protocol is None:
-        raise ConfigError("give a protocol (mercury230, mercury200) or --config FILE")
+        raise ConfigError("give a protocol (mercury230, mercury200, dlms) or --config FILE")
     if not 1 <= args.meters <= 240:
         raise ConfigError("--meters must be 1..240")
     meter: dict[str, Any] = {
@@ -197,6 +201,13 @@ async def run_sim(args: argparse.Namespace) -> int:
     """Run until SIGINT or SIGTERM; 0 after a clean stop, 1 when the setup is unusable."""
     if args.config is None and args.protocol == "mercury200":
         return await run_mercury200(args)
+    if args.config is None and args.protocol == "dlms":
+        try:
+            clock = _clock(args)
+        except ConfigError as exc:
+            print(f"isu sim: {exc}", file=sys.stderr)
+            return 1
+        return await run_dlms(args, clock)
     if args.config is not None and _file_protocol(args.config) == "mercury200":
         return await run_mercury200(args)  # refuses a protocol given as well
     try:

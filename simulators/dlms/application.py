@@ -47,7 +47,7 @@ from drivers.dlms.xdlms import (
     SetRequest,
     SetResponse,
 )
-from simulators.dlms.objects import ObjectTable
+from simulators.dlms.objects import CosemObjects
 
 __all__ = ["DEFAULT_SECRETS", "LEVEL_CONFORMANCE", "Application", "Level", "ServerHls"]
 
@@ -108,7 +108,7 @@ class Application:
     answers longer than the client's max PDU or ``block_size`` go out in blocks.
     """
 
-    table: ObjectTable
+    table: CosemObjects
     levels: dict[int, Level] = field(default_factory=default_levels)
     max_pdu: int = 0x0400
     block_size: int | None = None
@@ -191,6 +191,7 @@ class Application:
         elif aarq.mechanism is not Mechanism.LLS:
             return _rejected(UserDiagnostic.MECHANISM_NOT_RECOGNISED)
         elif aarq.calling_authentication_value != level.secret:
+            self.table.access_denied()
             return _rejected(UserDiagnostic.AUTHENTICATION_FAILURE)
         self.level = client_sap
         self.conformance = initiate.conformance & level.conformance
@@ -263,8 +264,8 @@ class Application:
                                         request.invoke).to_bytes()
         block = self._blocks[self._block_sent]
         self._block_sent += 1
-        if block.last:
-            self._blocks = []
+        # The blocks stay until the next GET: a client whose last block was lost (the wrapper
+        # resends GET-next) asks for it again.
         return block.to_bytes()
 
 

@@ -1,10 +1,10 @@
 """A small COSEM object table for the simulated SPODES meter: attributes with their values and
 the access levels that may read or write them, and a few methods.
 
-The full object model (registers that count, profiles with history, journals, the clock that
-runs) is a later part; this table is what the protocol side needs to be exercised: short and
-long values, a profile buffer read by entry, an attribute only some levels may read, SET and
-ACTION.
+This fixed table is what the protocol tests need: short and long values, a profile buffer
+read by entry, an attribute only some levels may read, SET and ACTION. The SPODES object model
+of a meter with history (registers that count, profiles and journals that fill, the clock
+that runs) is ``spodes.py``; both serve the application layer through :class:`CosemObjects`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Final
+from typing import Final, Protocol
 
 from drivers.dlms.access import (
     CLOCK,
@@ -30,6 +30,7 @@ from drivers.dlms.results import ActionResult, DataAccessResult
 __all__ = [
     "ALL_LEVELS",
     "LOAD_PROFILE",
+    "CosemObjects",
     "ObjectTable",
     "default_table",
 ]
@@ -49,6 +50,22 @@ _ENERGY_COLUMNS: Final = (
 )
 
 Method = Callable[["ObjectTable", Data | None], tuple[ActionResult, Data | None]]
+
+
+class CosemObjects(Protocol):
+    """What the application layer serves: this module's small table, or the SPODES object
+    model over a simulated meter (``spodes.py``)."""
+
+    def get(self, ref: AttributeDescriptor, level: int,
+            access: AccessSelection | None) -> Data | DataAccessResult: ...
+
+    def set(self, ref: AttributeDescriptor, level: int, value: Data) -> DataAccessResult: ...
+
+    def action(self, ref: MethodDescriptor, level: int,
+               parameters: Data | None) -> tuple[ActionResult, Data | None]: ...
+
+    def access_denied(self) -> None:
+        """An association was refused for a wrong secret (the meter may journal it)."""
 
 
 @dataclass(slots=True)
@@ -114,6 +131,9 @@ class ObjectTable:
         if level not in levels:
             return ActionResult.READ_WRITE_DENIED, None
         return method(self, parameters)
+
+    def access_denied(self) -> None:
+        pass
 
 
 def _shift_time(table: ObjectTable, parameters: Data | None) -> tuple[ActionResult, Data | None]:

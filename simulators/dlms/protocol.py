@@ -17,7 +17,9 @@ HDLC, as a meter in normal response mode with window 1::
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from core.errors import ProtocolError
 from drivers.dlms.hdlc import NEED_DATA, Control, FrameKind, HdlcAddress, HdlcFrame, HdlcReader
@@ -33,7 +35,19 @@ from drivers.dlms.hdlc_link import (
 from drivers.dlms.wrapper import WrapperFrame, WrapperReader
 from simulators.dlms.application import Application
 
-__all__ = ["HdlcServer", "LineFaults", "WrapperServer"]
+__all__ = ["HdlcLine", "HdlcServer", "LineFaults", "Supply", "WrapperServer"]
+
+
+class Supply(Protocol):
+    """The meter's power as the line sees it (``meter.SpodesMeter``): no power, no answer;
+    after a power failure the meter has forgotten its link and association."""
+
+    def powered(self) -> bool: ...
+
+    @property
+    def power_failures(self) -> int:
+        """Power failures begun so far."""
+        ...
 
 
 @dataclass(slots=True)
@@ -50,6 +64,27 @@ class LineFaults:
     silent: bool = False
     #: Answer DM to every I-frame and RR (as after the meter's inactivity time-out).
     disconnected: bool = False
+    #: Share of HDLC answer frames sent with a broken FCS (0..1), drawn from ``rng``.
+    corrupt_share: float = 0.0
+    #: Seconds every answer is late (``serve_stream`` waits before writing it).
+    delay_s: float = 0.0
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    #: The meter's supply: silent while it is off, link and association lost after it.
+    supply: Supply | None = None
+    _failures_seen: int = 0
+
+    def dark(self) -> bool:
+        return self.silent or (self.supply is not None and not self.supply.powered())
+
+    def restarted(self) -> bool:
+        """Whether the power failed since the last call (the meter then starts afresh)."""
+        if self.supply is None:
+            return False
+        failures = self.supply.power_failures
+        if failures == self._failures_seen:
+            return False
+        self._failures_seen = failures
+        return True
 
     def take(self, name: str) -> bool:
         count = getattr(self, name)
@@ -87,8 +122,11 @@ class HdlcServer:
                 continue  # a meter drops a damaged frame without a word
             if frame is NEED_DATA:
                 return out
-            if not self._for_us(frame.destination) or self.faults.silent:
+            if not self._for_us(frame.destination) or self.faults.dark():
                 continue
+            if self.faults.restarted():
+                self.connected = False
+                self.application.release()
             out.extend(self._frame(frame))
 
     @property
@@ -190,9 +228,38 @@ class HdlcServer:
         if self.faults.take("lose_answers"):
             return []
         raw = frame.to_bytes()
-        if self.faults.take("corrupt_answers"):
+        faults = self.faults
+        if faults.take("corrupt_answers") or (
+                faults.corrupt_share > 0 and faults.rng.random() < faults.corrupt_share):
             raw = raw[:-3] + bytes((raw[-3] ^ 0xFF,)) + raw[-2:]
         return [raw]
+
+
+@dataclass(slots=True)
+class HdlcLine:
+    """Several meters on one HDLC line (an RS-485 multi-drop bus): every meter hears every
+    frame and answers only those sent to its own address."""
+
+    servers: list[HdlcServer]
+
+    def receive_data(self, data: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        for server in self.servers:
+            out.extend(server.receive_data(data))
+        return out
+
+    @property
+    def pending(self) -> int:
+        return max(server.pending for server in self.servers)
+
+    def drop_partial(self) -> None:
+        for server in self.servers:
+            server.drop_partial()
+
+    @property
+    def faults(self) -> LineFaults:
+        """The first meter's (``isu sim dlms`` gives every meter the same)."""
+        return self.servers[0].faults
 
 
 @dataclass(slots=True)
@@ -209,8 +276,10 @@ class WrapperServer:
         self._reader.feed(data)
         out: list[bytes] = []
         while (frame := self._reader.next_frame()) is not NEED_DATA:
-            if frame.destination != self.logical_device or self.faults.silent:
+            if frame.destination != self.logical_device or self.faults.dark():
                 continue
+            if self.faults.restarted():
+                self.application.release()
             if self.faults.take("lose_requests"):
                 continue
             answer = self.application.handle(frame.source, frame.apdu)

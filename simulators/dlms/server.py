@@ -15,12 +15,12 @@ from typing import Literal
 from core.errors import ConnectionLostError, FrameError, TransportTimeoutError
 from drivers.transport.stream import ByteStream
 from drivers.transport.tcp import TcpStream
-from simulators.dlms.protocol import HdlcServer, WrapperServer
+from simulators.dlms.protocol import HdlcLine, HdlcServer, WrapperServer
 from simulators.listener import TcpListener
 
 __all__ = ["DlmsTcpServer", "serve_stream"]
 
-LinkServer = HdlcServer | WrapperServer
+LinkServer = HdlcServer | HdlcLine | WrapperServer
 
 _IDLE_S = 3600.0
 
@@ -33,7 +33,7 @@ async def serve_stream(stream: ByteStream, link: LinkServer, *,
         try:
             data = await stream.read_some(inter_octet_s if partial else _IDLE_S)
         except TransportTimeoutError:
-            if isinstance(link, HdlcServer):
+            if not isinstance(link, WrapperServer):
                 link.drop_partial()
             partial = False
             continue
@@ -44,9 +44,11 @@ async def serve_stream(stream: ByteStream, link: LinkServer, *,
         except FrameError:
             await stream.close()
             return
+        if answers and link.faults.delay_s > 0:
+            await asyncio.sleep(link.faults.delay_s)  # a slow meter
         for answer in answers:
             await stream.write(answer)
-        partial = isinstance(link, HdlcServer) and link.pending > 1
+        partial = not isinstance(link, WrapperServer) and link.pending > 1
 
 
 class DlmsTcpServer(TcpListener):
