@@ -1,5 +1,10 @@
 """Pure parts of the ingest: gathering deliveries into batches and sorting them into what is
-stored, what is dead-lettered and what is only acknowledged (no I/O, clock injected)."""
+stored, what is dead-lettered and what is only acknowledged (no I/O, clock injected).
+
+Deliveries are checked with :func:`core.validation.accept_delivery`: the bulk of the traffic
+(reading streams in plain form) comes out as :class:`core.messages.CheckedReadings`, whose rows
+the store copies without a model per item; the rest as :class:`core.messages.ReadingsMessage`.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,14 @@ from enum import StrEnum
 from typing import TypeVar
 
 from core.errors import MessageError
-from core.messages import ReadingsMessage, parse_topic
-from core.validation import DEFAULT_MAX_FUTURE_S, InvalidMessageError, Rule, validate_delivery
+from core.messages import TOPIC_ROOT, CheckedReadings, ReadingsMessage, parse_topic
+from core.validation import (
+    DEFAULT_MAX_FUTURE_S,
+    Accepted,
+    InvalidMessageError,
+    Rule,
+    accept_delivery,
+)
 from timeseries.rows import DeadLetter, storable_problem
 
 __all__ = [
@@ -89,7 +100,7 @@ class Rejected:
 class BatchPlan:
     """A batch sorted: every delivery is acknowledged after the commit, whichever list it is in."""
 
-    accepted: list[tuple[Delivery, ReadingsMessage]] = field(default_factory=list)
+    accepted: list[tuple[Delivery, Accepted]] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     ignored: list[Delivery] = field(default_factory=list)
 
@@ -102,24 +113,38 @@ class BatchPlan:
         ]
 
     @property
-    def messages(self) -> list[ReadingsMessage]:
+    def to_store(self) -> list[Accepted]:
+        """The accepted messages as the store takes them (models or the fast path's tuples)."""
         return [message for _, message in self.accepted]
+
+    @property
+    def messages(self) -> list[ReadingsMessage]:
+        """The accepted messages as models."""
+        return [
+            message.to_message() if isinstance(message, CheckedReadings) else message
+            for _, message in self.accepted
+        ]
 
     @property
     def dead_letters(self) -> list[DeadLetter]:
         return [item.dead_letter() for item in self.rejected]
 
 
+_STATE_ROOT = TOPIC_ROOT.split("/")
+
+
+def _is_state(topic: str) -> bool:
+    # isu/v1/{collector}/{meter}/state (parse_topic's reading of it, without a model).
+    parts = topic.split("/")
+    return len(parts) == 5 and parts[:2] == _STATE_ROOT and parts[4] == STATE_LEAF
+
+
 def _sort_one(delivery: Delivery, plan: BatchPlan, max_future_s: float) -> None:
-    try:
-        parts = parse_topic(delivery.topic)
-    except MessageError:
-        parts = None  # validate_delivery names the fault
-    if parts is not None and parts.meter is not None and parts.leaf == STATE_LEAF:
+    if _is_state(delivery.topic):
         plan.ignored.append(delivery)
         return
     try:
-        message = validate_delivery(
+        message = accept_delivery(
             delivery.topic, delivery.payload, now=delivery.received_at, max_future_s=max_future_s
         )
     except InvalidMessageError as exc:
@@ -167,7 +192,7 @@ def claimed_id(delivery: Delivery) -> tuple[str, str] | None:
 
 
 def ack_ids(
-    messages: Iterable[ReadingsMessage], rejected: Iterable[Rejected] = ()
+    messages: Iterable[Accepted], rejected: Iterable[Rejected] = ()
 ) -> dict[str, list[str]]:
     """The end-to-end acknowledgements: per collector, the ids of its stored messages and of its
     dead-lettered ones that carry an id, each once, in order."""

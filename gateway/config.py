@@ -122,10 +122,12 @@ class DatabaseConfig(ConfigModel):
 
 
 class BatchConfig(ConfigModel):
-    """``[batch]``: a batch is written when it is full or its first message is this old."""
+    """``[batch]``: a batch is written when it is full or its first message is this old;
+    ``writers`` batches are written at the same time, each on its own connection."""
 
     max_messages: int = Field(default=500, ge=1, le=10_000)
     max_delay_ms: int = Field(default=200, ge=1, le=60_000)
+    writers: int = Field(default=2, ge=1, le=16)
 
     @property
     def max_delay_s(self) -> float:
@@ -177,6 +179,15 @@ class GatewayConfig(ConfigModel):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+
+    @model_validator(mode="after")
+    def _pool_fits_writers(self) -> GatewayConfig:
+        if self.database.pool_max_size < self.batch.writers:
+            raise ValueError(
+                "database.pool_max_size must be at least batch.writers "
+                f"({self.database.pool_max_size} < {self.batch.writers})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _window_fits_batch(self) -> GatewayConfig:

@@ -176,7 +176,7 @@ def _write(store: Store, plan: BatchPlan) -> list[ReplayReport]:
     if not plan.accepted:
         return []
     try:
-        store.write(plan.messages, replayed=[d.mid for d, _ in plan.accepted])
+        store.write(plan.to_store, replayed=[d.mid for d, _ in plan.accepted])
     except RejectedDataError:
         pass
     else:

@@ -2,34 +2,45 @@
 
 ::
 
-    paho network thread                     worker thread
-    on_message → bounded queue  ─────────▶  collect_batch (size or age)
-                                            classify: accepted / dead letters / ignored
-                                            Store.write (one transaction; retried with backoff)
-                                            after COMMIT only: PUBACK every delivery,
-                                            publish AckMessage per collector
+    paho network thread            batcher thread                writer threads (batch.writers)
+    on_message → bounded queue ──▶ collect_batch (size or age) ─▶ Store.write_prepared
+                                   classify: accepted /           (one transaction each, on its
+                                     dead letters / ignored         own connection; retried
+                                   prepare_batch (the rows)         with backoff)
+                                        hand-over, numbered       after COMMIT only, in the
+                                                                    batches' order: PUBACK every
+                                                                    delivery, publish AckMessage
+                                                                    per collector
 
-A batch that the database cannot write is never acknowledged, so the broker keeps it. With
-MQTT 5 the broker sends at most ``receive_maximum`` unacknowledged messages, which bounds the
-queue: back-pressure reaches the broker instead of memory.
+The batcher prepares the next batch while the writers' transactions run, and the writers' work
+runs in the database on as many cores, so the gateway's Python and the database overlap. Each
+batch is acknowledged only after its own commit, and acknowledgements go out in the order the
+batches were made (a batch committed early waits for its elders). A batch that the database
+cannot write is never acknowledged, so the broker keeps it. With MQTT 5 the broker sends at most
+``receive_maximum`` unacknowledged messages, which bounds the queue: back-pressure reaches the
+broker instead of memory.
 """
 
 from __future__ import annotations
 
+import gc
+import itertools
 import logging
 import queue
 import signal
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
 from types import FrameType, TracebackType
 from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
 
 from core.errors import ConfigError, IsuError, RejectedDataError, StorageError
-from core.messages import ReadingsMessage
 from core.model import utc_now
+from core.validation import Accepted
 from gateway.batching import (
     BatchPlan,
     Delivery,
@@ -43,13 +54,23 @@ from gateway.broker import BrokerLink
 from gateway.config import GatewayConfig
 from gateway.housekeeping import RetentionWorker
 from gateway.metrics import GatewayMetrics
-from timeseries.store import Store, WriteResult
+from timeseries.store import PreparedBatch, Store, WriteResult, prepare_batch
 
 __all__ = ["Gateway", "run_gateway"]
 
 logger = logging.getLogger(__name__)
 
 _IDLE_POLL_S = 0.25
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A batch on its way from the batcher to a writer; ``seq`` orders the acknowledgements."""
+
+    deliveries: list[Delivery]
+    plan: BatchPlan
+    prepared: PreparedBatch
+    seq: int = -1
 
 
 class Gateway:
@@ -66,11 +87,15 @@ class Gateway:
         self.metrics.queue_depth.set_function(self._queue.qsize)
         self._store: Store | None = None
         self._broker: BrokerLink | None = None
-        self._worker: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # At most one prepared batch waits while the writers write theirs.
+        self._handoff: queue.Queue[_Batch] = queue.Queue(maxsize=1)
+        self._batcher_done = threading.Event()
+        self._numbers = itertools.count()
+        self._turn = threading.Condition()
+        self._next_ack = 0
         self._stopping = threading.Event()
         self._abandon = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
         self._metrics_server: Any = None
         self._retention: RetentionWorker | None = None
         self.metrics_address: tuple[str, int] | None = None
@@ -89,7 +114,7 @@ class Gateway:
 
     def start(self) -> None:
         """Read secrets, migrate and open the store, then connect; raises :class:`IsuError`."""
-        if self._worker is not None:
+        if self._threads:
             raise RuntimeError("the gateway is already started")
         config = self.config
         broker = BrokerLink(config.mqtt, config.mqtt.read_password(), self._enqueue, self.metrics)
@@ -122,23 +147,38 @@ class Gateway:
             logger.info("metrics on http://%s:%d/metrics", *self.metrics_address)
         self._stopping.clear()
         self._abandon.clear()
-        self._worker = threading.Thread(target=self._run, name="isu-gateway-ingest", daemon=True)
-        self._worker.start()
+        self._batcher_done.clear()
+        self._numbers = itertools.count()
+        self._next_ack = 0
+        self._threads = [
+            threading.Thread(target=self._run_batcher, name="isu-gateway-batcher", daemon=True),
+            *(
+                threading.Thread(
+                    target=self._run_writer, name=f"isu-gateway-writer-{index}", daemon=True
+                )
+                for index in range(config.batch.writers)
+            ),
+        ]
+        for thread in self._threads:
+            thread.start()
         self._broker = broker
         broker.start()
 
     def stop(self, grace_s: float = 10.0) -> None:
-        """Finish and acknowledge the batch in hand (for up to ``grace_s`` if the database
+        """Finish and acknowledge the batches in hand (for up to ``grace_s`` if the database
         fails), then disconnect. Deliveries not yet in a batch stay with the broker."""
-        if self._worker is not None:
+        if self._threads:
             self._stopping.set()
-            self._worker.join(grace_s)
-            if self._worker.is_alive():
-                logger.warning("the database did not recover in %.0f s; abandoning the batch "
-                               "(unacknowledged, so the broker redelivers it)", grace_s)
+            deadline = time.monotonic() + grace_s
+            for thread in self._threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            if any(thread.is_alive() for thread in self._threads):
+                logger.warning("the database did not recover in %.0f s; abandoning the batches "
+                               "in hand (unacknowledged, so the broker redelivers them)", grace_s)
                 self._abandon.set()
-                self._worker.join()
-            self._worker = None
+                for thread in self._threads:
+                    thread.join()
+            self._threads = []
         if self._broker is not None:
             self._broker.stop()
             self._broker = None
@@ -153,7 +193,6 @@ class Gateway:
             self._metrics_server.server_close()
             self._metrics_server = None
         self._drain_queue()
-        self._idle.set()
 
     def wait_connected(self, timeout_s: float = 10.0) -> bool:
         """True once subscribed to the broker (for tests and the demo)."""
@@ -163,7 +202,8 @@ class Gateway:
         """True once nothing is queued or in hand (for tests and the demo)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self._queue.empty() and self._idle.is_set():
+            # Every delivery put in the queue counts until its batch is finished (task_done).
+            if self._queue.unfinished_tasks == 0:
                 return True
             time.sleep(0.02)
         return False
@@ -186,68 +226,132 @@ class Gateway:
                 self._queue.get_nowait()
             except queue.Empty:
                 return
+            self._queue.task_done()
 
-    # The worker thread.
+    def _finished(self, deliveries: list[Delivery]) -> None:
+        for _ in deliveries:
+            self._queue.task_done()
+
+    # The batcher thread: gather, classify, turn into rows.
 
     def _next(self, timeout_s: float) -> Delivery | None:
         try:
-            delivery = self._queue.get(timeout=timeout_s)
+            return self._queue.get(timeout=timeout_s)
         except queue.Empty:
             return None
-        self._idle.clear()
-        return delivery
 
-    def _run(self) -> None:
+    def _run_batcher(self) -> None:
         batch_config = self.config.batch
-        while not self._stopping.is_set():
-            batch = collect_batch(
-                self._next,
-                max_messages=batch_config.max_messages,
-                max_delay_s=batch_config.max_delay_s,
-                first_wait_s=_IDLE_POLL_S,
-            )
-            if not batch:
-                continue
+        try:
+            while not self._stopping.is_set():
+                deliveries = collect_batch(
+                    self._next,
+                    max_messages=batch_config.max_messages,
+                    max_delay_s=batch_config.max_delay_s,
+                    first_wait_s=_IDLE_POLL_S,
+                )
+                if not deliveries:
+                    continue
+                try:
+                    batch = self._prepare(deliveries)
+                except Exception:
+                    # Unacknowledged, so nothing is lost; the broker redelivers after a reconnect.
+                    logger.exception("unexpected failure preparing a batch of %d",
+                                     len(deliveries))
+                    self._finished(deliveries)
+                    continue
+                self._hand_over(batch)
+        finally:
+            self._batcher_done.set()
+
+    def _prepare(self, deliveries: list[Delivery]) -> _Batch:
+        self.metrics.batch_messages.observe(len(deliveries))
+        plan = classify(deliveries, max_future_s=self.config.validation.max_future_s)
+        _log_rejected(plan.rejected)
+        return _Batch(deliveries, plan, prepare_batch(plan.to_store, plan.dead_letters))
+
+    def _hand_over(self, batch: _Batch) -> None:
+        batch.seq = next(self._numbers)
+        while not self._abandon.is_set():
             try:
-                self._ingest(batch)
+                self._handoff.put(batch, timeout=_IDLE_POLL_S)
+                return
+            except queue.Full:
+                continue
+        # Abandoned, unacknowledged: the broker redelivers.
+        self._pass_turn(batch.seq)
+        self._finished(batch.deliveries)
+
+    # The writer threads: one transaction per batch, then the acknowledgements in turn.
+
+    def _run_writer(self) -> None:
+        while True:
+            try:
+                batch = self._handoff.get(timeout=_IDLE_POLL_S)
+            except queue.Empty:
+                if self._batcher_done.is_set() and self._handoff.empty():
+                    return
+                continue
+            result, committed_at = None, utc_now()
+            try:
+                if not self._abandon.is_set():
+                    result = self._write_with_retry(batch)
+                    committed_at = utc_now()
             except Exception:
                 # Unacknowledged, so nothing is lost; the broker redelivers after a reconnect.
-                logger.exception("unexpected failure ingesting a batch of %d", len(batch))
+                logger.exception("unexpected failure writing a batch of %d",
+                                 len(batch.deliveries))
+            try:
+                self._wait_turn(batch.seq)
+                if result is not None:
+                    self._acknowledge(batch, result, committed_at)
+            except Exception:
+                logger.exception("unexpected failure acknowledging a batch of %d",
+                                 len(batch.deliveries))
             finally:
-                self._idle.set()
+                self._pass_turn(batch.seq)
+                self._finished(batch.deliveries)
 
-    def _ingest(self, batch: list[Delivery]) -> None:
-        self.metrics.batch_messages.observe(len(batch))
-        plan = classify(batch, max_future_s=self.config.validation.max_future_s)
-        _log_rejected(plan.rejected)
-        result = self._write_with_retry(plan)
-        if result is None:
-            return
-        committed_at = utc_now()
-        for message in plan.messages:
+    def _wait_turn(self, seq: int) -> None:
+        # Stopping with the database down abandons the elders: then nobody waits for them.
+        with self._turn:
+            while self._next_ack < seq and not self._abandon.is_set():
+                self._turn.wait(_IDLE_POLL_S)
+
+    def _pass_turn(self, seq: int) -> None:
+        with self._turn:
+            self._next_ack = max(self._next_ack, seq + 1)
+            self._turn.notify_all()
+
+    def _acknowledge(self, batch: _Batch, result: WriteResult, committed_at: datetime) -> None:
+        plan = batch.plan
+        stored = plan.to_store
+        for message in stored:
             lag_s = (committed_at - message.read_at).total_seconds()
             self.metrics.ingest_lag_seconds.observe(max(0.0, lag_s))
         broker = self._broker
         if broker is None:
             return
         broker.ack(plan.deliveries)
-        for collector, ids in ack_ids(plan.messages, plan.rejected).items():
+        for collector, ids in ack_ids(stored, plan.rejected).items():
             broker.publish_ack(collector, ids)
         self._account(plan, result)
-        self.metrics.ingest_delay_seconds.observe(time.monotonic() - batch[0].received_monotonic)
+        self.metrics.ingest_delay_seconds.observe(
+            time.monotonic() - batch.deliveries[0].received_monotonic
+        )
 
-    def _write_with_retry(self, plan: BatchPlan) -> WriteResult | None:
+    def _write_with_retry(self, batch: _Batch) -> WriteResult | None:
         store = self._store
         assert store is not None
         delay_s = self.config.database.retry_min_s
         while True:
             started = time.monotonic()
             try:
-                result = self._write(store, plan)
+                result = self._write(store, batch)
             except StorageError as exc:
                 self.metrics.store_errors.inc()
                 logger.warning("batch of %d not written, retrying in %.1f s: %s",
-                               len(plan.deliveries), delay_s, exc)
+                               len(batch.deliveries), delay_s, exc)
                 if self._abandon.wait(delay_s):
                     return None
                 delay_s = min(delay_s * 2, self.config.database.retry_max_s)
@@ -255,15 +359,16 @@ class Gateway:
             self.metrics.batch_seconds.observe(time.monotonic() - started)
             return result
 
-    def _write(self, store: Store, plan: BatchPlan) -> WriteResult:
+    def _write(self, store: Store, batch: _Batch) -> WriteResult:
+        plan = batch.plan
         try:
-            return store.write(plan.messages, plan.dead_letters)
+            return store.write_prepared(batch.prepared)
         except RejectedDataError as exc:
             logger.warning("the database refused a batch of %d (%s); writing one by one",
                            len(plan.accepted), exc)
         # One message at a time finds the culprits; repeats of those already written cost nothing.
         # The plan changes only once every message has been tried, so a retry starts clean.
-        accepted: list[tuple[Delivery, ReadingsMessage]] = []
+        accepted: list[tuple[Delivery, Accepted]] = []
         refused: list[Rejected] = []
         for delivery, message in plan.accepted:
             try:
@@ -276,7 +381,8 @@ class Gateway:
         _log_rejected(refused)
         plan.accepted = accepted
         plan.rejected.extend(refused)
-        return store.write(plan.messages, plan.dead_letters)
+        batch.prepared = prepare_batch(plan.to_store, plan.dead_letters)
+        return store.write_prepared(batch.prepared)
 
     def _account(self, plan: BatchPlan, result: WriteResult) -> None:
         metrics = self.metrics
@@ -337,6 +443,10 @@ def run_gateway(config: GatewayConfig) -> int:
                 logger.error("gateway cannot start: %s", exc)
                 return 1
             logger.info("gateway running")
+            # What exists now (modules, validators, the pool) lives as long as the process: kept
+            # out of the cyclic collector, whose full passes over it would otherwise cost the
+            # ingest more than the batches' own garbage does.
+            gc.freeze()
             stop.wait()
             gateway.stop()
             logger.info("gateway stopped")

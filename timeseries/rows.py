@@ -10,6 +10,12 @@ Streams map to tables as follows (schema: ``migrations/001_initial.sql``)::
     info                    → meter_info   (serial_number also fills meters.serial_number)
 
 Quality is stored as its rank (``core.model.Quality.rank``) so that SQL can compare it.
+
+A message that passed the gateway's fast path (:class:`core.messages.CheckedReadings`) already
+carries every value as the text PostgreSQL reads (canonical UTC times, plain decimals, units
+without tab, newline or backslash), so its rows go straight to ``COPY`` as text lines
+(``BatchRows.lines``) without a Python object per value; a model message becomes tuples
+(``BatchRows.tables``) that psycopg formats.
 """
 
 from __future__ import annotations
@@ -21,14 +27,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from core.messages import ReadingsMessage
-from core.model import ClockItem, EventItem, InfoItem, ReadingItem, Stream
+from core.messages import CheckedReadings, ReadingsMessage
+from core.model import ClockItem, EventItem, InfoItem, Quality, ReadingItem, Stream
+from core.validation import Accepted
 
 __all__ = [
     "TABLE_OF_STREAM",
     "BatchRows",
     "DeadLetter",
     "MeterRow",
+    "Row",
     "batch_rows",
     "dedupe_dead_letters",
     "storable_problem",
@@ -83,28 +91,41 @@ class MeterRow:
 
 @dataclass(slots=True)
 class BatchRows:
-    """The rows of a batch, per table, in the column order of ``timeseries.store``."""
+    """The rows of a batch, per table, in the column order of ``timeseries.store``: tuples, and
+    lines already in ``COPY`` text format (each ends with a newline)."""
 
     tables: dict[str, list[Row]] = field(
+        default_factory=lambda: {name: [] for name in sorted(set(TABLE_OF_STREAM.values()))}
+    )
+    lines: dict[str, list[str]] = field(
         default_factory=lambda: {name: [] for name in sorted(set(TABLE_OF_STREAM.values()))}
     )
     meters: dict[str, MeterRow] = field(default_factory=dict)
 
     @property
     def row_count(self) -> int:
-        return sum(len(rows) for rows in self.tables.values())
+        return sum(len(rows) for rows in self.tables.values()) + sum(
+            len(lines) for lines in self.lines.values()
+        )
 
 
 def _has_nul(item: BaseModel) -> bool:
     return any(isinstance(value, str) and "\x00" in value for value in item.__dict__.values())
 
 
-def storable_problem(message: ReadingsMessage) -> str | None:
+def storable_problem(message: Accepted) -> str | None:
     """Why a valid message still cannot be stored, or ``None``.
 
     PostgreSQL text cannot hold NUL, and interval energy needs its period; such a message would
     fail its whole batch, so the gateway dead-letters it up front.
     """
+    if isinstance(message, CheckedReadings):
+        # Its texts are plain (no NUL); only the period can be missing.
+        if message.stream is Stream.INTERVAL:
+            for index, reading in enumerate(message.items):
+                if reading[6] is None:
+                    return f"items.{index}.period_s: an interval reading needs its period"
+        return None
     for index, item in enumerate(message.items):
         interval = message.stream is Stream.INTERVAL and isinstance(item, ReadingItem)
         if interval and getattr(item, "period_s", None) is None:
@@ -148,7 +169,28 @@ def _item_row(message: ReadingsMessage, item: BaseModel) -> Row:
     raise TypeError(f"unknown item type {type(item).__name__}")
 
 
-def _note_meter(rows: BatchRows, message: ReadingsMessage) -> None:
+_RANK_TEXT = {quality: str(quality.rank) for quality in Quality}
+
+
+def _checked_lines(message: CheckedReadings) -> list[str]:
+    # COPY text: tab-separated, in the column order of timeseries.store; every text is plain.
+    head = f"{message.meter}\t"
+    tail = f"\t{message.read_at_text}\t{message.id}\n"
+    stream = message.stream
+    if stream.is_register:
+        head += f"{stream.value}\t"
+    if stream is Stream.INTERVAL:
+        return [
+            f"{head}{obis}\t{ts}\t{period_s}\t{value}\t{unit}\t{_RANK_TEXT[quality]}{tail}"
+            for obis, _, ts, value, unit, quality, period_s in message.items
+        ]
+    return [
+        f"{head}{obis}\t{ts}\t{value}\t{unit}\t{_RANK_TEXT[quality]}{tail}"
+        for obis, _, ts, value, unit, quality, _ in message.items
+    ]
+
+
+def _note_meter(rows: BatchRows, message: Accepted) -> None:
     seen = message.read_at
     meter = rows.meters.get(message.meter)
     if meter is None:
@@ -160,10 +202,13 @@ def _note_meter(rows: BatchRows, message: ReadingsMessage) -> None:
         meter.first_seen_at = min(meter.first_seen_at, seen)
         meter.last_seen_at = max(meter.last_seen_at, seen)
     if message.stream.is_register and message.items:
-        newest = max(item.ts for item in message.items)
-        if meter.last_reading_at is None or newest > meter.last_reading_at:
+        if isinstance(message, CheckedReadings):
+            newest = message.newest
+        else:
+            newest = max(item.ts for item in message.items)
+        if newest is not None and (meter.last_reading_at is None or newest > meter.last_reading_at):
             meter.last_reading_at = newest
-    if message.stream is Stream.INFO:
+    if isinstance(message, ReadingsMessage) and message.stream is Stream.INFO:
         serials = [
             item for item in message.items
             if isinstance(item, InfoItem) and item.field == "serial_number" and item.value
@@ -173,12 +218,15 @@ def _note_meter(rows: BatchRows, message: ReadingsMessage) -> None:
                 meter.serial_number, meter.serial_ts = item.value, item.ts
 
 
-def batch_rows(messages: Iterable[ReadingsMessage]) -> BatchRows:
+def batch_rows(messages: Iterable[Accepted]) -> BatchRows:
     """Every row the messages produce, grouped by table; meters summarised once each."""
     rows = BatchRows()
     for message in messages:
-        table = rows.tables[TABLE_OF_STREAM[message.stream]]
-        table.extend(_item_row(message, item) for item in message.items)
+        name = TABLE_OF_STREAM[message.stream]
+        if isinstance(message, CheckedReadings):
+            rows.lines[name].extend(_checked_lines(message))
+        else:
+            rows.tables[name].extend(_item_row(message, item) for item in message.items)
         _note_meter(rows, message)
     return rows
 

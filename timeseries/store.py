@@ -10,6 +10,9 @@ so a repeat of the same point and time adds no row and replaces the stored value
 quality ranks higher (DESIGN §3); ``DISTINCT ON`` keeps the best of several copies inside one
 batch (PostgreSQL refuses to update one row twice in one statement). Meters are upserted with
 ``registered`` left alone: a meter the registry does not know stays "unassigned", never dropped.
+
+Turning messages into rows (:func:`prepare_batch`) needs no connection, so the gateway prepares
+the next batch while the previous one is being written (:meth:`Store.write_prepared`).
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
 from core.errors import RejectedDataError, StorageError
-from core.messages import ReadingsMessage
+from core.validation import Accepted
 from timeseries.migrate import apply_migrations
-from timeseries.rows import DeadLetter, batch_rows, dedupe_dead_letters
+from timeseries.rows import BatchRows, DeadLetter, Row, batch_rows, dedupe_dead_letters
 
-__all__ = ["Store", "WriteResult", "describe_dsn"]
+__all__ = ["PreparedBatch", "Store", "WriteResult", "describe_dsn", "prepare_batch"]
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +202,34 @@ class WriteResult:
         return sum(self.rows.values())
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """One batch as rows, ready to be written in one transaction."""
+
+    messages: int
+    rows: BatchRows
+    copy_text: dict[str, str]  # per table: BatchRows.lines joined, one COPY text chunk
+    meters: list[Row]
+    letters: list[Row]
+
+
+def prepare_batch(
+    messages: Sequence[Accepted], dead_letters: Sequence[DeadLetter] = ()
+) -> PreparedBatch:
+    """The rows of messages and dead letters (pure Python; no connection needed)."""
+    rows = batch_rows(messages)
+    return PreparedBatch(
+        messages=len(messages),
+        rows=rows,
+        copy_text={name: "".join(lines) for name, lines in rows.lines.items() if lines},
+        meters=[meter.as_row() for meter in rows.meters.values()],
+        letters=[
+            (d.received_at, d.received_at, n, d.topic, d.reason, d.payload)
+            for d, n in dedupe_dead_letters(dead_letters)
+        ],
+    )
+
+
 def describe_dsn(dsn: str) -> str:
     """Host, port and database of a DSN for logs; never the password."""
     try:
@@ -298,7 +329,7 @@ class Store:
 
     def write(
         self,
-        messages: Sequence[ReadingsMessage],
+        messages: Sequence[Accepted],
         dead_letters: Sequence[DeadLetter] = (),
         *,
         replayed: Sequence[int] = (),
@@ -312,29 +343,26 @@ class Store:
         write the messages one by one to find the culprit) and :class:`StorageError` for
         everything else (retry later).
         """
-        rows = batch_rows(messages)
-        letters = dedupe_dead_letters(dead_letters)
+        return self.write_prepared(prepare_batch(messages, dead_letters), replayed=replayed)
+
+    def write_prepared(
+        self, batch: PreparedBatch, *, replayed: Sequence[int] = ()
+    ) -> WriteResult:
+        """:meth:`write` of a batch already turned into rows (:func:`prepare_batch`)."""
         counts: dict[str, int] = {}
         try:
             with self._pool.connection(timeout=self._timeout_s) as conn, conn.transaction():
                 cursor = conn.cursor()
-                meters = self._copy_and_run(
-                    cursor, _METERS, [m.as_row() for m in rows.meters.values()], _UPSERT_METERS
-                )
+                meters = self._copy_and_run(cursor, _METERS, batch.meters, "", _UPSERT_METERS)
                 for table in _TABLES:
-                    table_rows = rows.tables[table.name]
-                    if table_rows:
+                    table_rows = batch.rows.tables[table.name]
+                    text = batch.copy_text.get(table.name, "")
+                    if table_rows or text:
                         counts[table.name] = self._copy_and_run(
-                            cursor, table, table_rows, _upsert(table)
+                            cursor, table, table_rows, text, _upsert(table)
                         )
                 stored_letters = self._copy_and_run(
-                    cursor,
-                    _DEAD_LETTERS,
-                    [
-                        (d.received_at, d.received_at, n, d.topic, d.reason, d.payload)
-                        for d, n in letters
-                    ],
-                    _UPSERT_DEAD_LETTERS,
+                    cursor, _DEAD_LETTERS, batch.letters, "", _UPSERT_DEAD_LETTERS
                 )
                 marked = 0
                 if replayed:
@@ -342,7 +370,7 @@ class Store:
                     marked = max(cursor.rowcount, 0)
         except psycopg.Error as exc:
             raise _translate(
-                exc, f"writing {len(messages)} message(s) to {self.description}"
+                exc, f"writing {batch.messages} message(s) to {self.description}"
             ) from exc
         return WriteResult(
             rows=counts, meters=meters, dead_letters=stored_letters, replayed=marked
@@ -353,11 +381,14 @@ class Store:
         cursor: psycopg.Cursor[Any],
         table: _Table,
         rows: Sequence[tuple[Any, ...]],
+        text: str,
         statement: sql.SQL | sql.Composed,
     ) -> int:
-        if not rows:
+        if not rows and not text:
             return 0
         with cursor.copy(_copy(table)) as copy:
+            if text:
+                copy.write(text)
             for row in rows:
                 copy.write_row(row)
         cursor.execute(statement)

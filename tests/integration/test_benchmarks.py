@@ -26,9 +26,16 @@ def test_ingest_benchmark_runs_and_reports_every_figure() -> None:
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout.splitlines()[-1])
     assert figures["rows"] == 5 * 2 * 20
-    for name in ("copy_baseline", "validate", "store_write", "store_repeat"):
-        assert figures[name]["seconds"] > 0
-        assert figures[name]["rows_per_s"] > 0
+    assert figures["registry"]["meters"] == 5
+    for name in ("end_to_end", "publish", "store_write", "copy_baseline", "store_repeat",
+                 "validate", "validate_reference"):
+        assert figures[name]["seconds"] > 0, name
+        assert figures[name]["rows_per_s"] > 0, name
+    assert figures["end_to_end"]["cpu_s"]["gateway_process"] >= 0
+    for name in ("end_to_end_vs_store_write", "end_to_end_vs_copy_baseline"):
+        assert figures["ratios"][name] > 0, name
+    assert set(figures["targets"]) == {
+        "end_to_end_rows_per_s", "end_to_end_vs_store_write", "met"}
 
 
 def test_bus_efficiency_benchmark_runs_and_reports_every_figure() -> None:
