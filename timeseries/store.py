@@ -250,6 +250,9 @@ def _translate(exc: psycopg.Error, doing: str) -> StorageError:
     return StorageError(f"{doing}: {detail}")
 
 
+#: How long one reconnection attempt of the pool keeps backing off before it starts over.
+_RECONNECT_WINDOW_S = 10.0
+
 class Store:
     """A pool of connections to one database, writing whole batches in one transaction each.
 
@@ -280,6 +283,9 @@ class Store:
             configure=self._configure,
             check=ConnectionPool.check_connection,
             timeout=timeout_s,
+            # The pool's reconnection backs off 1, 2, 4 … s up to this, then gives up and the
+            # next request starts afresh: a database back after minutes is used within seconds.
+            reconnect_timeout=_RECONNECT_WINDOW_S,
             name="isu-store",
         )
 
