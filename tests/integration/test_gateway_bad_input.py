@@ -18,13 +18,12 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.messages import AckMessage, ReadingsMessage, ack_topic, build_message, data_topic
 from core.model import ReadingItem, Stream, utc_now
 from gateway import Gateway, GatewayConfig
+from tests.integration.test_gateway import forget_session
 
 WAIT_S = 45.0
 PER_KIND = 1250
@@ -133,18 +132,6 @@ class Publisher:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-
-
-def forget_session(host: str, port: int, client_id: str) -> None:
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=mqtt.MQTTv5)
-    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    properties.SessionExpiryInterval = 0
-    client.connect(host, port, clean_start=True, properties=properties)
-    client.loop_start()
-    time.sleep(0.2)
-    client.disconnect()
-    client.loop_stop()
 
 
 @pytest.fixture
