@@ -26,6 +26,19 @@ from drivers.base import (
 __all__ = ["MeterRuntime"]
 
 
+_REGISTER_CODES: dict[str, bool] = {}
+
+
+def _is_register(obis: str) -> bool:
+    """Whether ``obis`` is an energy register (remembered: the same few codes every read)."""
+    known = _REGISTER_CODES.get(obis)
+    if known is None:
+        if len(_REGISTER_CODES) >= 4096:
+            _REGISTER_CODES.clear()
+        known = _REGISTER_CODES[obis] = parse_energy_obis(obis) is not None
+    return known
+
+
 class MeterRuntime:
     """A meter's endpoint, schedule and health, as one bus poller keeps them."""
 
@@ -66,7 +79,7 @@ class MeterRuntime:
         checked: list[ReadingItem] = []
         suspicious: list[str] = []
         for item in items:
-            if parse_energy_obis(item.obis) is None:
+            if not _is_register(item.obis):
                 checked.append(item)
                 continue
             previous = self.last_registers.get(item.obis)

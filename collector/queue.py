@@ -34,12 +34,13 @@ event loop that times serial frames.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from queue import Empty, SimpleQueue
 from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 from core.errors import StorageError
@@ -140,28 +141,46 @@ class DiskQueue:
         read, Unix seconds) in one transaction; an id already stored is kept as it is, and the
         ledger never moves back. Returns how many messages were new.
         """
-        rows = [(entry.id, entry.topic, entry.payload, now) for entry in entries]
-        marks = [(meter, stream, ts, now) for (meter, stream), ts in (ledger or {}).items()]
+        return self.put_many([(entries, now, ledger)])[0]
+
+    @_locked
+    def put_many(
+        self,
+        puts: Sequence[
+            tuple[Iterable[QueueEntry], float, Mapping[tuple[str, str], float] | None]
+        ],
+    ) -> list[int]:
+        """Several :meth:`put` calls in one transaction (one fsync); how many were new in each.
+
+        All or nothing: on an error none of them is stored.
+        """
+        added: list[int] = []
+        stored = 0
         try:
             with self._transaction():
-                before = self._db.total_changes
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO messages (id, topic, payload, created_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    rows,
-                )
-                added = self._db.total_changes - before
-                self._db.executemany(
-                    "INSERT INTO ledger (meter_id, stream, last_ts, updated_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (meter_id, stream) DO UPDATE SET "
-                    "last_ts = max(last_ts, excluded.last_ts), updated_at = excluded.updated_at",
-                    marks,
-                )
+                for entries, now, ledger in puts:
+                    rows = [(entry.id, entry.topic, entry.payload, now) for entry in entries]
+                    stored += len(rows)
+                    before = self._db.total_changes
+                    self._db.executemany(
+                        "INSERT OR IGNORE INTO messages (id, topic, payload, created_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        rows,
+                    )
+                    added.append(self._db.total_changes - before)
+                    if ledger:
+                        self._db.executemany(
+                            "INSERT INTO ledger (meter_id, stream, last_ts, updated_at) "
+                            "VALUES (?, ?, ?, ?) ON CONFLICT (meter_id, stream) DO UPDATE SET "
+                            "last_ts = max(last_ts, excluded.last_ts), "
+                            "updated_at = excluded.updated_at",
+                            [(meter, stream, ts, now) for (meter, stream), ts in ledger.items()],
+                        )
         except sqlite3.Error as exc:
             raise StorageError(
-                f"queue {self.path}: cannot store {len(rows)} message(s): {exc}"
+                f"queue {self.path}: cannot store {stored} message(s): {exc}"
             ) from exc
-        self._depth += added
+        self._depth += sum(added)
         return added
 
     @_locked
@@ -200,6 +219,19 @@ class DiskQueue:
                 )
         except sqlite3.Error as exc:
             raise StorageError(f"queue {self.path}: cannot mark messages sent: {exc}") from exc
+
+    @_locked
+    def mark_sent_then_pending(
+        self,
+        ids: Sequence[str],
+        sent_at: float,
+        now: float,
+        ack_timeout_s: float,
+        limit: int = 100,
+    ) -> list[QueuedMessage]:
+        """:meth:`mark_sent`, then :meth:`pending`: one trip for a publisher that goes on."""
+        self.mark_sent(ids, sent_at)
+        return self.pending(now, ack_timeout_s, limit)
 
     @_locked
     def acknowledge(self, ids: Iterable[str]) -> list[Acknowledged]:
@@ -267,15 +299,30 @@ class _Transaction:
 
 
 class AsyncDiskQueue:
-    """The same queue for the event loop: every call runs on one dedicated worker thread."""
+    """The same queue for the event loop: every call runs on one dedicated worker thread.
+
+    A call is handed over on a plain queue and its result comes back with
+    ``call_soon_threadsafe``: cheaper than an executor's futures, and the collector makes a
+    few calls per meter read. :meth:`put` calls that are waiting together are committed in one
+    transaction (one fsync), each caller still answered only once its messages are on disk.
+    """
 
     def __init__(self, queue: DiskQueue) -> None:
         self.sync = queue
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="isu-queue")
+        self._put = queue.put  # one bound method, so that the worker knows a put by identity
+        #: Calls for the worker; ``None`` stops it.
+        self._calls: SimpleQueue[_Call | None] = SimpleQueue()
+        self._worker = threading.Thread(target=self._work, name="isu-queue", daemon=True)
+        self._worker.start()
+        self._closed = False
 
-    async def _call(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    async def _call(self, function: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise StorageError(f"queue {self.sync.path}: closed")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._worker, lambda: function(*args, **kwargs))
+        future: asyncio.Future[T] = loop.create_future()
+        self._calls.put(_Call(function, args, loop, future))
+        return await future
 
     async def put(
         self,
@@ -283,7 +330,7 @@ class AsyncDiskQueue:
         now: float,
         ledger: Mapping[tuple[str, str], float] | None = None,
     ) -> int:
-        return await self._call(self.sync.put, entries, now, ledger)
+        return await self._call(self._put, entries, now, ledger)
 
     async def ledger(self, meter_id: str) -> dict[str, float]:
         return await self._call(self.sync.ledger, meter_id)
@@ -299,6 +346,18 @@ class AsyncDiskQueue:
     async def mark_sent(self, ids: Sequence[str], now: float) -> None:
         await self._call(self.sync.mark_sent, ids, now)
 
+    async def mark_sent_then_pending(
+        self,
+        ids: Sequence[str],
+        sent_at: float,
+        now: float,
+        ack_timeout_s: float,
+        limit: int = 100,
+    ) -> list[QueuedMessage]:
+        return await self._call(
+            self.sync.mark_sent_then_pending, ids, sent_at, now, ack_timeout_s, limit
+        )
+
     async def acknowledge(self, ids: Sequence[str]) -> list[Acknowledged]:
         return await self._call(self.sync.acknowledge, ids)
 
@@ -310,5 +369,85 @@ class AsyncDiskQueue:
 
     def close(self) -> None:
         """Finish the calls under way, then close the file."""
-        self._worker.shutdown(wait=True)
+        if not self._closed:
+            self._closed = True
+            self._calls.put(None)
+            self._worker.join()
         self.sync.close()
+
+    def _work(self) -> None:
+        calls = self._calls
+        call = calls.get()
+        while call is not None:
+            if call.function is not self._put:
+                call.run(call.function, *call.args)
+                call = calls.get()
+                continue
+            # Every put waiting now goes into the same transaction; the call after them (if
+            # any is waiting) runs next.
+            puts = [call]
+            try:
+                while (call := calls.get_nowait()) is not None and call.function is self._put:
+                    puts.append(call)
+            except Empty:
+                call = _NO_CALL
+            self._put_together(puts)
+            if call is _NO_CALL:
+                call = calls.get()
+
+    def _put_together(self, puts: list[_Call]) -> None:
+        puts = [put for put in puts if not put.future.cancelled()]
+        if len(puts) == 1:
+            puts[0].run(self._put, *puts[0].args)
+        elif puts:
+            try:
+                added = self.sync.put_many([put.args for put in puts])
+            except StorageError:
+                for put in puts:  # each caller gets its own verdict
+                    put.run(self._put, *put.args)
+            else:
+                for put, count in zip(puts, added, strict=True):
+                    put.settle(count, None)
+
+
+class _Call:
+    __slots__ = ("args", "function", "future", "loop")
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        args: tuple[Any, ...],
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[Any],
+    ) -> None:
+        self.function = function
+        self.args = args
+        self.loop = loop
+        self.future = future
+
+    def run(self, function: Any, *args: Any) -> None:
+        if self.future.cancelled():  # its caller is gone: as an executor drops a queued call
+            return
+        try:
+            result = function(*args)
+        except BaseException as exc:  # handed to the caller, whatever it is
+            self.settle(None, exc)
+        else:
+            self.settle(result, None)
+
+    def settle(self, result: Any, error: BaseException | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+            self.loop.call_soon_threadsafe(_settle, self.future, result, error)
+
+
+#: "Nothing was waiting" in the worker's loop (``None`` is the stop signal).
+_NO_CALL = _Call(None, (), None, None)  # type: ignore[arg-type]
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

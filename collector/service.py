@@ -29,7 +29,7 @@ from collector.metrics import CollectorMetrics
 from collector.queue import AsyncDiskQueue, DiskQueue, QueueEntry
 from collector.uplink import MqttUplink
 from core.errors import ConfigError, IsuError
-from core.messages import MeterState, ReadingsMessage, data_topic
+from core.messages import MeterState
 
 __all__ = ["Collector", "run_collector"]
 
@@ -65,6 +65,8 @@ class Collector:
         ]
         self.queue = AsyncDiskQueue(DiskQueue(config.queue.path))
         self.uplink = MqttUplink(config, password, self.queue, self.metrics, clock=clock)
+        #: Each meter's ledger marks as committed (see :meth:`ledger`).
+        self._ledgers: dict[str, dict[str, float]] = {}
         self._full_warned_at: float | None = None
         self._warned_level = 0
         self.metrics.queue_depth.set(self.queue.depth())
@@ -129,21 +131,31 @@ class Collector:
 
     # PollSink -----------------------------------------------------------------------------
 
-    async def store(self, messages: list[ReadingsMessage], ledger: LedgerMarks) -> None:
-        entries = [
-            QueueEntry(
-                message.id,
-                data_topic(message.collector, message.meter, message.stream),
-                message.to_json(),
-            )
-            for message in messages
-        ]
-        await self.queue.put(entries, self._clock(), ledger)
+    async def store(self, entries: list[QueueEntry], ledger: LedgerMarks) -> None:
+        try:
+            await self.queue.put(entries, self._clock(), ledger)
+        except BaseException:
+            for meter_id, _ in ledger:  # unknown whether they moved: ask the file next time
+                self._ledgers.pop(meter_id, None)
+            raise
+        for (meter_id, stream), ts in ledger.items():
+            marks = self._ledgers.get(meter_id)
+            if marks is not None:
+                marks[stream] = max(marks.get(stream, ts), ts)
         self.uplink.notify()
         self._check_depth(self.queue.depth())
 
     async def ledger(self, meter_id: str) -> dict[str, float]:
-        return await self.queue.ledger(meter_id)
+        # A queue file belongs to one collector, and store() is the only writer of its ledger:
+        # the file is read once per meter, then the copy in memory follows what store()
+        # commits — a trip to the queue's thread saved on every history read.
+        marks = self._ledgers.get(meter_id)
+        if marks is None:
+            stored = await self.queue.ledger(meter_id)
+            marks = self._ledgers.setdefault(meter_id, {})
+            for stream, ts in stored.items():
+                marks[stream] = max(marks.get(stream, ts), ts)
+        return dict(marks)
 
     def meter_state(self, state: MeterState) -> None:
         self.uplink.meter_state(state)

@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 _MESSAGE_ID = re.compile(r"^[0-9a-f]{64}$")
 _OFFLINE_TIMEOUT_S = 2.0
+#: How long the publishers wait, once woken, for more to publish in the same window.
+_GATHER_S = 0.02
 
 
 class MqttUplink:
@@ -185,16 +187,35 @@ class MqttUplink:
         # early only costs a look at the queue): every call to the queue is a trip to its
         # thread, so the queue is asked only when this bound is unknown or has passed.
         resend_at: float | None = None
+        # PUBACK'd while more was waiting: marked sent in the same trip as the next look.
+        sent: list[QueuedMessage] = []
+        sent_at = 0.0
         while True:
             self._wakeup.clear()
-            batch = await self._queue.pending(self._clock(), ack_timeout_s, limit=window)
+            if sent:
+                ids = [item.id for item in sent]
+                batch = await self._queue.mark_sent_then_pending(
+                    ids, sent_at, self._clock(), ack_timeout_s, limit=window
+                )
+                self._count_published(sent)
+            else:
+                batch = await self._queue.pending(self._clock(), ack_timeout_s, limit=window)
+            sent = []
             if batch:
-                sent_at = await self._publish_batch(client, batch)
-                if sent_at is not None and resend_at is not None:
-                    resend_at = min(resend_at, sent_at + ack_timeout_s)
-                if len(batch) == window or self._wakeup.is_set():
+                sent, error = await self._publish_batch(client, batch)
+                if sent:
+                    sent_at = self._clock()
+                    if resend_at is not None:
+                        resend_at = min(resend_at, sent_at + ack_timeout_s)
+                if error is None and (len(batch) == window or self._wakeup.is_set()):
                     continue  # more may be waiting
                 # Less than a window, and nothing stored since: nothing else is due now.
+                if sent:
+                    await self._queue.mark_sent([item.id for item in sent], sent_at)
+                    self._count_published(sent)
+                    sent = []
+                if error is not None:
+                    raise error
             if resend_at is None or resend_at <= self._clock():
                 resend_at = await self._queue.next_resend_at(ack_timeout_s)
                 if resend_at is None:  # nothing in flight: the next publish sets the bound
@@ -203,11 +224,14 @@ class MqttUplink:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._wakeup.wait()
+                    # Let the reads finishing about now join in: one look at the queue and
+                    # one window for them all, instead of one per meter.
+                    await asyncio.sleep(_GATHER_S)
 
     async def _publish_batch(
         self, client: aiomqtt.Client, batch: list[QueuedMessage]
-    ) -> float | None:
-        """Publish ``batch``; returns when the PUBACK'd ones were marked sent (``None``: none)."""
+    ) -> tuple[list[QueuedMessage], BaseException | None]:
+        """Publish ``batch``: the PUBACK'd messages, and the first failure (``None``: none)."""
         # The whole window goes out at once, in order on the one connection; each message is
         # marked sent only once its PUBACK is in.
         results = await asyncio.gather(
@@ -215,24 +239,21 @@ class MqttUplink:
             return_exceptions=True,
         )
         sent = [item for item, result in zip(batch, results, strict=True) if result is None]
-        sent_at = None
-        if sent:
-            sent_at = self._clock()
-            await self._queue.mark_sent([item.id for item in sent], sent_at)
-            repeats = sum(1 for item in sent if item.send_count)
-            self._metrics.published.labels("first").inc(len(sent) - repeats)
-            self._metrics.published.labels("repeat").inc(repeats)
-            if repeats:
-                logger.info("mqtt: %d unacknowledged message(s) published again", repeats)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return sent_at
+        error = next((r for r in results if isinstance(r, BaseException)), None)
+        return sent, error
+
+    def _count_published(self, sent: list[QueuedMessage]) -> None:
+        repeats = sum(1 for item in sent if item.send_count)
+        self._metrics.published.labels("first").inc(len(sent) - repeats)
+        self._metrics.published.labels("repeat").inc(repeats)
+        if repeats:
+            logger.info("mqtt: %d unacknowledged message(s) published again", repeats)
 
     async def _publish_states(self, client: aiomqtt.Client) -> None:
         window = self._config.mqtt.max_inflight
         while True:
             await self._states_changed.wait()
+            await asyncio.sleep(_GATHER_S)  # as for messages: the states of a moment together
             self._states_changed.clear()
             while self._dirty:
                 meters = [self._dirty.pop() for _ in range(min(window, len(self._dirty)))]

@@ -18,6 +18,7 @@ Answers carry no request code, so the request alone says how to read them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -153,8 +154,31 @@ def bwri_layout(param: Param, selector: Bwri) -> tuple[int, int]:
     raise FrameError(f"08 {int(param):02X} {selector.to_byte():02X} has no known answer layout")
 
 
+@functools.lru_cache(maxsize=1024)
+def _bwri_answer(param: Param, bwri: int) -> tuple[Bwri, int, int]:
+    """The selector of a BWRI request and its answer's ``(count, width)``, decoded once: a
+    collector asks the same few of them thousands of times a second."""
+    selector = Bwri.from_byte(bwri)
+    count, width = bwri_layout(param, selector)
+    return selector, count, width
+
+
 def expected_data_length(request: Request) -> int:
     """DATA bytes of the answer to ``request``; 1 means a status frame."""
+    # The requests of every poll first.
+    if isinstance(request, ReadParamRequest):
+        if request.bwri is not None:
+            _, count, width = _bwri_answer(request.param, request.bwri)
+            return count * width if count else width
+        if request.param is Param.PASSPORT:
+            return 24 if request.args else 16
+        if request.param is Param.VARIANT:
+            return 12 if request.args else 6
+        return _PARAM_LENGTHS[request.param]
+    if isinstance(request, ReadEnergyRequest):
+        if request.tariff == 6:
+            raise FrameError("the fast read of all tariffs has a variable length")
+        return 12 if request.array is EnergyArray.PHASES_FROM_RESET else 16
     if isinstance(request, ChannelTestRequest | OpenChannelRequest | CloseChannelRequest):
         return 1
     if isinstance(request, RawRequest) and request.code == RequestCode.WRITE_PARAM:
@@ -172,31 +196,24 @@ def expected_data_length(request: Request) -> int:
                 f"journal {request.journal:02X} record {request.record:02X} has no known layout"
             )
         return 6 * stamps + (request.record == 0xFF)
-    if isinstance(request, ReadEnergyRequest):
-        if request.tariff == 6:
-            raise FrameError("the fast read of all tariffs has a variable length")
-        return 12 if request.array is EnergyArray.PHASES_FROM_RESET else 16
     if isinstance(request, ReadMemoryRequest):
         if request.length == 0xFF:
             raise FrameError("a 17-record memory read has no fixed length")
         return request.length
     if isinstance(request, ReadArchiveRequest):
         return 16
-    if isinstance(request, ReadParamRequest):
-        if request.bwri is not None:
-            count, width = bwri_layout(request.param, Bwri.from_byte(request.bwri))
-            return count * width if count else width
-        if request.param is Param.PASSPORT:
-            return 24 if request.args else 16
-        if request.param is Param.VARIANT:
-            return 12 if request.args else 6
-        return _PARAM_LENGTHS[request.param]
     raise FrameError(f"request code {request.code:02X} has no known answer layout")
 
 
 def decode_answer(request: Request, data: bytes) -> Payload:
     """The typed payload of the answer ``data`` to ``request``."""
     exact_length(data, expected_data_length(request), f"answer to {type(request).__name__}")
+    if isinstance(request, ReadParamRequest):
+        return _decode_param(request, data)
+    if isinstance(request, ReadEnergyRequest):
+        if request.array is EnergyArray.PHASES_FROM_RESET:
+            return PhaseEnergy.from_bytes(data)
+        return EnergyRegisters.from_bytes(data)
     if isinstance(request, ReadTimeRequest):
         return MeterTime.from_bytes(data)
     if isinstance(request, ReadJournalRequest) and request.journal == REPROGRAMMING_JOURNAL:
@@ -204,26 +221,19 @@ def decode_answer(request: Request, data: bytes) -> Payload:
     if isinstance(request, ReadJournalRequest):
         stamps = JOURNAL_STAMPS[request.journal]
         return JournalRecord.from_bytes(data, stamps, numbered=request.record == 0xFF)
-    if isinstance(request, ReadEnergyRequest):
-        if request.array is EnergyArray.PHASES_FROM_RESET:
-            return PhaseEnergy.from_bytes(data)
-        return EnergyRegisters.from_bytes(data)
     if isinstance(request, ReadArchiveRequest):
         return EnergyRegisters.from_bytes(data)
     if isinstance(request, ReadMemoryRequest):
         if request.energy == 0 and request.length == 15:
             return ProfileRecord.from_bytes(data)
         return RawData(bytes(data))
-    if isinstance(request, ReadParamRequest):
-        return _decode_param(request, data)
     raise FrameError(f"{type(request).__name__} is answered by a status frame, not by data")
 
 
 def _decode_param(request: ReadParamRequest, data: bytes) -> Payload:
     param = request.param
     if request.bwri is not None:
-        selector = Bwri.from_byte(request.bwri)
-        count, width = bwri_layout(param, selector)
+        selector, count, width = _bwri_answer(param, request.bwri)
         if count:
             return InstantValues.from_bytes(data, selector, count, width)
         if selector.quantity is Quantity.THD:
@@ -233,20 +243,22 @@ def _decode_param(request: ReadParamRequest, data: bytes) -> Payload:
         if selector.quantity is Quantity.FIXATION_TIME:
             return MeterTime.from_bytes(data)
         return EnergyRegisters.from_bytes(data)
-    simple: dict[Param, Callable[[bytes], Payload]] = {
-        Param.SERIAL_NUMBER: MeterIdentity.from_bytes,
-        Param.RATIOS: TransformationRatios.from_bytes,
-        Param.FIRMWARE: FirmwareVersion.from_bytes,
-        Param.NETWORK_ADDRESS: NetworkAddress.from_bytes,
-        Param.PROFILE_LAST: ProfilePointer.from_bytes,
-        Param.PROFILE2_LAST: ProfilePointer.from_bytes,
-        Param.FIRMWARE_CRC: FirmwareChecksum.from_bytes,
-        Param.VARIANT: Variant.from_bytes,
-    }
     if param is Param.PASSPORT:
         return Passport.from_bytes(data, long_form=bool(request.args))
-    decoder = simple.get(param)
+    decoder = _SIMPLE_PARAMS.get(param)
     return RawData(bytes(data)) if decoder is None else decoder(data)
+
+
+_SIMPLE_PARAMS: dict[Param, Callable[[bytes], Payload]] = {
+    Param.SERIAL_NUMBER: MeterIdentity.from_bytes,
+    Param.RATIOS: TransformationRatios.from_bytes,
+    Param.FIRMWARE: FirmwareVersion.from_bytes,
+    Param.NETWORK_ADDRESS: NetworkAddress.from_bytes,
+    Param.PROFILE_LAST: ProfilePointer.from_bytes,
+    Param.PROFILE2_LAST: ProfilePointer.from_bytes,
+    Param.FIRMWARE_CRC: FirmwareChecksum.from_bytes,
+    Param.VARIANT: Variant.from_bytes,
+}
 
 
 def build_answer(request: Request, payload: Payload) -> bytes:

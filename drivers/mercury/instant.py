@@ -156,9 +156,12 @@ _EXPONENT = {
 }
 
 
+_POWER_SIGN_BITS = {PowerKind.ACTIVE: "active", PowerKind.REACTIVE: "reactive"}
+
+
 def _sign_bit(selector: Bwri) -> str | None:
     if selector.quantity is Quantity.POWER:
-        return {PowerKind.ACTIVE: "active", PowerKind.REACTIVE: "reactive"}.get(selector.power)
+        return _POWER_SIGN_BITS.get(selector.power)
     return "active" if selector.quantity is Quantity.POWER_FACTOR else None
 
 

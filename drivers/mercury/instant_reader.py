@@ -12,7 +12,7 @@ from core.errors import RemoteProtocolError
 from core.model import ReadingItem
 from core.obis import INSTANT_CHANNELS
 from drivers.mercury.instant import Bwri, InstantValues, PowerKind, Quantity
-from drivers.mercury.reading import Exchange
+from drivers.mercury.reading import Exchange, reading_item
 from drivers.mercury.request import ReadParamRequest
 
 __all__ = ["read_instant"]
@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 def _obis(group: int) -> str:
     return f"1.0.{group}.7.0.255"
 
+
+_OBIS = {group: _obis(group) for group in range(100)}
 
 # BWRI of 08 16 and the OBIS groups of its answer, in the meter's order (§1.8).
 _PHASE_PLAN: tuple[tuple[Bwri, tuple[int, ...]], ...] = (
@@ -69,7 +71,6 @@ async def read_instant(exchange: Exchange, address: int, read_at: datetime, *, p
                    for single, group in _single_values(selector, groups)]
     values.append((14, await _read_single(exchange, address, _FREQUENCY)))
     return [
-        ReadingItem(obis=_obis(group), ts=read_at, value=amount,
-                    unit=INSTANT_CHANNELS[_obis(group)].unit)
+        reading_item(_OBIS[group], read_at, amount, INSTANT_CHANNELS[_OBIS[group]].unit)
         for group, amount in values
     ]

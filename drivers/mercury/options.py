@@ -12,6 +12,7 @@ ending then; default) or "start" (docs/reference/mercury-protocol.md §1.10).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,11 @@ PROFILE_STAMPS = ("end", "start")
 INSTANT_MODES = ("phases", "single")
 
 
+#: Meter id → (its options as given, the result): the options last checked for each meter.
+_CHECKED: dict[str, tuple[dict[str, Any], MercuryOptions]] = {}
+_CHECKED_LIMIT = 65536
+
+
 @dataclass(frozen=True, slots=True)
 class MercuryOptions:
     level: AccessLevel = AccessLevel.USER
@@ -42,6 +48,18 @@ class MercuryOptions:
 
     @classmethod
     def from_endpoint(cls, endpoint: MeterEndpoint) -> MercuryOptions:
+        # A collector builds a driver for every read of a meter, always with the same options.
+        known = _CHECKED.get(endpoint.meter_id)
+        if known is not None and known[0] == endpoint.options:
+            return known[1]
+        checked = cls._check(endpoint)
+        if len(_CHECKED) >= _CHECKED_LIMIT:
+            _CHECKED.clear()
+        _CHECKED[endpoint.meter_id] = (copy.deepcopy(endpoint.options), checked)
+        return checked
+
+    @classmethod
+    def _check(cls, endpoint: MeterEndpoint) -> MercuryOptions:
         options: dict[str, Any] = dict(endpoint.options)
         where = f"meter {endpoint.meter_id}"
         unknown = sorted(set(options) - _OPTION_KEYS)

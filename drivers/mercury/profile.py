@@ -30,7 +30,7 @@ from core.errors import ObjectUnavailableError
 from core.model import Quality, ReadingItem
 from core.obis import EnergyKind, interval_obis
 from drivers.mercury.frame import Param
-from drivers.mercury.reading import Exchange, local_to_utc
+from drivers.mercury.reading import Exchange, local_to_utc, reading_item
 from drivers.mercury.records import ProfilePointer, ProfileRecord, Variant
 from drivers.mercury.request import ReadMemoryRequest, ReadParamRequest
 
@@ -55,9 +55,9 @@ def interval_items(record: ProfileRecord, start: datetime, constant: int) -> lis
     counts = (record.p_plus, record.p_minus, record.q_plus, record.q_minus)
     quality = Quality.INCOMPLETE if record.status & _INCOMPLETE_BITS else Quality.OK
     return [
-        ReadingItem(
-            obis=interval_obis(kind), ts=start, value=Decimal(count) / (2 * constant),
-            unit=kind.unit, quality=quality, period_s=record.period_min * 60,
+        reading_item(
+            interval_obis(kind), start, Decimal(count) / (2 * constant), kind.unit,
+            quality=quality, period_s=record.period_min * 60,
         )
         for kind, count in zip(EnergyKind, counts, strict=True)
         if count is not None

@@ -106,6 +106,12 @@ def _is_refusal(frame: bytes | bytearray) -> bool:
     return Status.OK < frame[1] <= Status.CHANNEL_NOT_OPEN and _crc_ok(frame)
 
 
+# A collector sends the same requests to the same meters every poll: their answer length and
+# bytes (with the CRC) are worked out once. Requests are frozen values, so equal is the same.
+_PREPARED: dict[Request, tuple[int, bytes]] = {}
+_PREPARED_LIMIT = 8192
+
+
 class ClientSession:
     """One meter's side of the conversation, seen from the collector; one request in flight."""
 
@@ -137,10 +143,14 @@ class ClientSession:
 
     def send(self, request: Request, now_s: float) -> bytes:
         """Start ``request`` (abandoning any earlier one); returns the bytes to write."""
-        length = expected_data_length(request) + 3
+        prepared = _PREPARED.get(request)
+        if prepared is None:
+            prepared = (expected_data_length(request) + 3, request.to_bytes())
+            if len(_PREPARED) >= _PREPARED_LIMIT:
+                _PREPARED.clear()
+            _PREPARED[request] = prepared
         self._request = request
-        self._request_bytes = request.to_bytes()
-        self._length = length
+        self._length, self._request_bytes = prepared
         self._buffer.clear()
         self._scan_from = 0
         self._received = 0
@@ -222,13 +232,18 @@ class ClientSession:
         expects_data = length > STATUS_FRAME_LENGTH
         best: tuple[int, int] | None = None
         dead_prefix = True
-        for start in range(self._scan_from, len(buf)):
-            if best is not None and start + STATUS_FRAME_LENGTH > best[1]:
+        size = len(buf)
+        start = self._scan_from
+        while start < size:
+            # Only a byte equal to the address can start an answer: jump to the next one, as
+            # long as an answer starting there could still end before the best one found.
+            limit = size if best is None else min(size, best[1] - STATUS_FRAME_LENGTH + 1)
+            found = buf.find(address, start, limit) if start < limit else -1
+            if dead_prefix and (stop := limit if found < 0 else found) > start:
+                self._scan_from = stop  # what lies before cannot start an answer
+            if found < 0:
                 break
-            if buf[start] != address:
-                if dead_prefix:
-                    self._scan_from = start + 1
-                continue
+            start = found
             end = start + STATUS_FRAME_LENGTH
             status_seen = end <= len(buf)
             if expects_data and status_seen and _is_refusal(buf[start:end]):
@@ -243,6 +258,7 @@ class ClientSession:
                 self._scan_from = start + 1
             else:
                 dead_prefix = False
+            start += 1
         return best
 
 

@@ -26,7 +26,7 @@ from core.errors import ObjectUnavailableError, RemoteProtocolError
 from core.model import ReadingItem
 from core.obis import EnergyKind, energy_obis
 from drivers.mercury.frame import EnergyArray
-from drivers.mercury.reading import Exchange, local_to_utc
+from drivers.mercury.reading import Exchange, local_to_utc, reading_item
 from drivers.mercury.request import ReadArchiveRequest, ReadEnergyRequest, Request
 from drivers.mercury.values import EnergyRegisters
 
@@ -76,7 +76,7 @@ def _midnight(day: date) -> datetime:
 
 def _items(registers: EnergyRegisters, tariff: int, ts: datetime) -> list[ReadingItem]:
     return [
-        ReadingItem(obis=energy_obis(kind, tariff), ts=ts, value=value, unit=kind.unit)
+        reading_item(energy_obis(kind, tariff), ts, value, kind.unit)
         for kind in EnergyKind
         if (value := registers.kwh(kind)) is not None
     ]

@@ -277,7 +277,8 @@ class EnergyRegisters:
 
     def __post_init__(self) -> None:
         for value in (self.a_plus, self.a_minus, self.r_plus, self.r_minus):
-            encode_energy_word(value)
+            if value is not None and not 0 <= value <= _ENERGY_MAX:
+                encode_energy_word(value)  # raises why
 
     def wh(self, kind: EnergyKind) -> int | None:
         return (self.a_plus, self.a_minus, self.r_plus, self.r_minus)[int(kind) - 1]
@@ -312,7 +313,8 @@ class PhaseEnergy:
 
     def __post_init__(self) -> None:
         for value in (self.phase1, self.phase2, self.phase3):
-            encode_energy_word(value)
+            if value is not None and not 0 <= value <= _ENERGY_MAX:
+                encode_energy_word(value)  # raises why
 
     def to_bytes(self) -> bytes:
         return b"".join(encode_energy_word(v) for v in (self.phase1, self.phase2, self.phase3))

@@ -38,6 +38,7 @@ import pytest
 
 from collector.bus import LedgerMarks
 from collector.config import CollectorConfig
+from collector.queue import QueueEntry
 from collector.service import Collector
 from core.messages import ReadingsMessage, parse_message
 from core.model import Stream
@@ -232,15 +233,16 @@ async def db_rows(dsn: str, meters: Sequence[SimulatedMeter]) -> Rows:
 
 
 class RecordingCollector(Collector):
-    """The real collector, remembering every message once its queue has committed it."""
+    """The real collector, remembering every message once its queue has committed it (read
+    back from its payload, as the gateway reads it)."""
 
     def __init__(self, config: CollectorConfig) -> None:
         super().__init__(config)
         self.stored: list[ReadingsMessage] = []
 
-    async def store(self, messages: list[ReadingsMessage], ledger: LedgerMarks) -> None:
-        await super().store(messages, ledger)
-        self.stored.extend(messages)
+    async def store(self, entries: list[QueueEntry], ledger: LedgerMarks) -> None:
+        await super().store(entries, ledger)
+        self.stored.extend(parse_message(entry.payload) for entry in entries)
 
     def reads(self) -> float:
         """Meter reads that gave data, over all meters (``isu_collector_polls_total``)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -179,3 +180,61 @@ def test_a_version_1_queue_file_gains_the_ledger(tmp_path: Path) -> None:
     queue.put([], now=2.0, ledger={("m-1", "daily"): 7.0})
     assert queue.ledger("m-1") == {"daily": 7.0}
     queue.close()
+
+
+def test_put_many_is_one_transaction_with_a_count_per_put(tmp_path: Path) -> None:
+    queue = DiskQueue(tmp_path / "q.sqlite3")
+    first = ([_entry(1), _entry(2)], 10.0, None)
+    second = ([_entry(2), _entry(3)], 11.0, {("m-1", "events"): 5.0})
+    assert queue.put_many([first, second]) == [2, 1]
+    assert queue.depth() == 3
+    assert queue.ledger("m-1") == {"events": 5.0}
+    broken_mark = {("m-1", "interval"): None}
+    with pytest.raises(StorageError):
+        queue.put_many([([_entry(4)], 12.0, None), ([_entry(5)], 12.0, broken_mark)])  # type: ignore[list-item]
+    assert queue.depth() == 3
+    assert [m.id for m in queue.pending(20.0, 60)] == [_entry(n).id for n in (1, 2, 3)]
+    queue.close()
+
+
+async def test_puts_waiting_together_are_each_answered(tmp_path: Path) -> None:
+    queue = AsyncDiskQueue(DiskQueue(tmp_path / "queue.sqlite3"))
+    broken_mark = {("m-1", "interval"): None}
+    try:
+        results = await asyncio.gather(
+            *(queue.put([_entry(n), _entry(n + 100)], T0) for n in range(20)),
+            queue.put([_entry(500)], T0, broken_mark),  # type: ignore[arg-type]
+            queue.put([_entry(0), _entry(1)], T0),  # both stored already
+            queue.pending(T0, 60, limit=1000),
+            return_exceptions=True,
+        )
+        assert results[:20] == [2] * 20
+        assert isinstance(results[20], StorageError)
+        assert results[21] == 0
+        assert queue.depth() == 40
+        assert len(await queue.pending(T0, 60, limit=1000)) == 40
+    finally:
+        queue.close()
+
+
+async def test_a_cancelled_call_leaves_the_worker_running(tmp_path: Path) -> None:
+    queue = AsyncDiskQueue(DiskQueue(tmp_path / "queue.sqlite3"))
+    try:
+        call = asyncio.ensure_future(queue.put([_entry(1)], T0))
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert await queue.put([_entry(2)], T0) == 1
+    finally:
+        queue.close()
+    with pytest.raises(StorageError, match="closed"):
+        await queue.put([_entry(3)], T0)
+
+
+def test_mark_sent_then_pending_is_both_in_one_call(queue: DiskQueue) -> None:
+    queue.put([_entry(1), _entry(2), _entry(3)], T0)
+    assert [m.id for m in queue.mark_sent_then_pending([_entry(1).id], T0, T0, 60)] == [
+        _entry(2).id,
+        _entry(3).id,
+    ]
+    assert queue.next_resend_at(60) == T0 + 60
