@@ -112,6 +112,12 @@ class DatabaseConfig(ConfigModel):
             raise ValueError("[database] retry_max_s is below retry_min_s")
         return self
 
+    def beside(self, folder: Path) -> DatabaseConfig:
+        """This section with a relative ``dsn_file`` taken from ``folder`` (the config file's)."""
+        if self.dsn_file is None or self.dsn_file.is_absolute():
+            return self
+        return self.model_copy(update={"dsn_file": folder / self.dsn_file})
+
     def read_dsn(self) -> str:
         if self.dsn is not None:
             return self.dsn.get_secret_value()
@@ -208,15 +214,10 @@ def load_gateway_config(path: str | Path) -> GatewayConfig:
     API's configuration does, so a command works the same from any directory."""
     path = Path(path)
     config = load_toml(path, GatewayConfig)
-    updates: dict[str, ConfigModel] = {}
-    dsn_file = config.database.dsn_file
-    if dsn_file is not None and not dsn_file.is_absolute():
-        updates["database"] = config.database.model_copy(
-            update={"dsn_file": path.parent / dsn_file}
-        )
+    updates: dict[str, ConfigModel] = {"database": config.database.beside(path.parent)}
     password_file = config.mqtt.password_file
     if password_file is not None and not password_file.is_absolute():
         updates["mqtt"] = config.mqtt.model_copy(
             update={"password_file": path.parent / password_file}
         )
-    return config.model_copy(update=updates) if updates else config
+    return config.model_copy(update=updates)

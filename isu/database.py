@@ -52,6 +52,4 @@ def database_dsn(config: Path | None) -> str:
         database = DatabaseConfig.model_validate(section)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, f"{config} [database]")) from exc
-    if database.dsn_file is not None and not database.dsn_file.is_absolute():
-        database = database.model_copy(update={"dsn_file": config.parent / database.dsn_file})
-    return database.read_dsn()
+    return database.beside(config.parent).read_dsn()
