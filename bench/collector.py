@@ -56,7 +56,6 @@ import os
 import secrets
 import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -74,7 +73,7 @@ import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
 from collector.queue import DiskQueue
-from core.localenv import LocalServices, load_local_services
+from core.localenv import LocalServices, free_port, load_local_services
 from core.messages import state_topic, status_topic
 from core.model import Stream
 from drivers.base import MeterEndpoint, create_driver
@@ -177,12 +176,6 @@ class Site:
             self.stop(name)
         for log in self._logs:
             log.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def read_layout(child: subprocess.Popen[bytes], timeout_s: float) -> dict[str, Any]:

@@ -64,7 +64,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
-from core.localenv import LocalServices, load_local_services
+from core.localenv import LocalServices, free_port, load_local_services
 from core.messages import ack_topic, build_message, data_topic, parse_message
 from core.model import ReadingItem, Stream
 from core.obis import EnergyKind, energy_obis
@@ -209,12 +209,6 @@ def _scratch_database(services: LocalServices) -> Iterator[str]:
     finally:
         with psycopg.connect(services.postgres.dsn, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _gateway_toml(services: LocalServices, dsn: str, client_id: str, collector: str,
@@ -489,7 +483,7 @@ def _gateway_backends(dsn: str) -> list[int]:
 def _end_to_end(services: LocalServices, dsn: str, load: Workload, batch: int, writers: int,
                 work: Path, registry: Path) -> dict[str, Any]:
     client_id = f"isu-bench-gateway-{secrets.token_hex(4)}"
-    metrics_port = _free_port()
+    metrics_port = free_port()
     config = work / "gateway-e2e.toml"
     config.write_text(
         _gateway_toml(services, dsn, client_id, load.collector, batch, writers, metrics_port),

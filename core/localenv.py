@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -25,6 +26,7 @@ __all__ = [
     "LocalServices",
     "MqttAddress",
     "PostgresAddress",
+    "free_port",
     "load_local_services",
     "services_file",
 ]
@@ -81,3 +83,10 @@ def load_local_services(path: Path | None = None) -> LocalServices:
         ) from exc
     except (OSError, json.JSONDecodeError, ValidationError) as exc:
         raise ConfigError(f"{path}: unreadable local services file: {exc}") from exc
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` now (for the demo, the benches and the tests' own servers)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])

@@ -26,7 +26,7 @@ from typing import IO, Any
 import psycopg
 
 from core.errors import ConfigError
-from core.localenv import LocalServices, load_local_services, services_file
+from core.localenv import LocalServices, free_port, load_local_services, services_file
 from core.model import ID_PATTERN
 
 __all__ = ["add_demo_arguments", "run_demo"]
@@ -259,14 +259,6 @@ def _ensure_database(services: LocalServices, name: str) -> str:
     return services.postgres.dsn_for(name)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own loopback API
         return json.loads(response.read())
@@ -323,7 +315,7 @@ def run_demo(args: argparse.Namespace) -> int:
     (workdir / "meter-password").write_text(_PASSWORD + "\n", encoding="utf-8")
     (workdir / "meter-password").chmod(0o600)
     dsn = _ensure_database(services, args.database)
-    api_port = args.api_port or _free_port()
+    api_port = args.api_port or free_port()
     api = f"http://127.0.0.1:{api_port}"
 
     (workdir / "fleet.toml").write_text(_fleet_toml(args.meters, args.buses), encoding="utf-8")

@@ -17,14 +17,9 @@ import httpx
 import pytest
 
 from api.cli import add_api_arguments, run
+from core.localenv import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def write_config(folder: Path, port: int) -> Path:

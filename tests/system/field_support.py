@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from core.events import MERCURY230, journal_name
+from core.localenv import free_port
 from core.messages import ReadingsMessage
 from core.model import ClockItem, EventItem, InfoItem, Quality, ReadingItem, Stream
 from core.obis import EnergyKind, interval_obis
@@ -84,12 +85,6 @@ def logged_errors(log: Path) -> list[str]:
         if match and not match[2].startswith(_LIBRARY_LOGGERS):
             found.append(f"{match[2]}: {match[3]}")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def port_open(port: int) -> bool:

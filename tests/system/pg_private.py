@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
 import psycopg
+
+from core.localenv import free_port
 
 __all__ = ["PG_BIN", "PrivatePostgres"]
 
@@ -29,18 +30,12 @@ _HOST = "127.0.0.1"
 _SERVICE_USER = "postgres"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((_HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 class PrivatePostgres:
     """``with PrivatePostgres() as pg:`` → initialised and running; ``stop()`` / ``start()``
     take it down and bring it back on the same port; leaving the block stops and removes it."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port(_HOST)
         self._user = _SERVICE_USER if os.geteuid() == 0 else None
         self._base = Path(tempfile.mkdtemp(prefix="isu-pg-"))
         self._data = self._base / "data"
