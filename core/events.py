@@ -9,7 +9,8 @@ reprogramming are critical; ends, power on/off and quality deviations are not.
 
 Families: ``mercury230`` (journal = the 04 JJ number, code 1 = the record's first stamp, code 2
 = its second: on/off, before/after, start/end, opened/closed) and ``spodes`` (journal = N of
-0.0.99.98.N.255, code = the value of 0.0.96.11.N.255). A driver of another family calls
+0.0.99.98.N.255, code = the value of 0.0.96.11.N.255; every code of journals 0–8 the notes
+list, transcribed in :mod:`core.events_spodes`). A driver of another family calls
 :func:`register_events` once at import; :func:`describe` never fails, so an unknown code still
 becomes an event (kind «Прочие события»).
 """
@@ -18,6 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from core.events_spodes import CRITICAL as SPODES_CRITICAL
+from core.events_spodes import JOURNALS as SPODES_JOURNALS
 
 __all__ = [
     "ACCESS",
@@ -201,46 +205,31 @@ def _mercury() -> list[EventType]:
     return m
 
 
-# --- SPODES (dlms-spodes.md §1.8); the DLMS driver may register the rest -------------------
+# --- SPODES family: journals 0.0.99.98.N.255, codes in core/events_spodes.py ----------------
+
+#: Each journal's kind: the kinds follow the SPODES journal split (N=8, tg φ, is power quality).
+_SPODES_KINDS = {
+    0: VOLTAGE, 1: CURRENT, 2: POWER, 3: DATA_CORRECTION, 4: TAMPER, 5: COMMUNICATION,
+    6: ACCESS, 7: SELF_DIAGNOSTICS, 8: POWER_QUALITY,
+}  # fmt: skip
+#: Entries whose nature is another kind's, so that they land with their Mercury peers: relay
+#: switching because of the power or energy limits (N=2: 8 and 19 off, 20 back on; the other
+#: protective trips stay «События питания») and the entries that move the clock (N=3: set,
+#: set by GPS/ГЛОНАСС, corrected), as Mercury's journal 02.
+_SPODES_KIND_EXCEPTIONS = {
+    (2, 8): LIMITS, (2, 19): LIMITS, (2, 20): LIMITS,
+    (3, 3): TIME_CORRECTION, (3, 63): TIME_CORRECTION, (3, 68): TIME_CORRECTION,
+}  # fmt: skip
+
 
 def _spodes() -> list[EventType]:
-    s: list[EventType] = []
-    for phase in (1, 2, 3):
-        name = _PHASE_NAMES[phase]
-        s += [
-            EventType(SPODES, 0, 2 * phase - 1, VOLTAGE, f"Фаза {name} — пропадание напряжения",
-                      phase=phase),
-            EventType(SPODES, 0, 2 * phase, VOLTAGE, f"Фаза {name} — восстановление напряжения",
-                      phase=phase),
-        ]
-    s.append(EventType(SPODES, 0, 25, VOLTAGE, "Неправильная последовательность фаз — начало",
-                       True))
-    s += [
-        EventType(SPODES, 2, 1, POWER, "Выключение питания ПУ"),
-        EventType(SPODES, 2, 2, POWER, "Включение питания ПУ"),
-        EventType(SPODES, 2, 10, POWER, "Выключение локальное при воздействии магнитного поля",
-                  True),
-        EventType(SPODES, 2, 18, POWER,
-                  "Выключение локальное при вскрытии клеммной крышки или корпуса", True),
-        EventType(SPODES, 3, 3, DATA_CORRECTION, "Установка времени", True),
-        EventType(SPODES, 3, 68, DATA_CORRECTION, "Коррекция времени", True),
-        EventType(SPODES, 4, 1, TAMPER, "Воздействие магнитного поля — начало", True),
-        EventType(SPODES, 4, 2, TAMPER, "Воздействие магнитного поля — окончание"),
-        EventType(SPODES, 4, 3, TAMPER, "Вскрытие пломбы крышки клеммной колодки", True),
-        EventType(SPODES, 4, 4, TAMPER, "Срабатывание электронной пломбы корпуса", True),
-        EventType(SPODES, 4, 5, TAMPER, "Срабатывание электронной пломбы внешнего датчика",
-                  True),
-        EventType(SPODES, 4, 6, TAMPER, "Воздействие ВЧ поля — начало", True),
-        EventType(SPODES, 4, 7, TAMPER, "Воздействие ВЧ поля — окончание"),
-        EventType(SPODES, 5, 1, COMMUNICATION, "Разорвано соединение"),
-        EventType(SPODES, 5, 2, COMMUNICATION, "Установлено соединение"),
-        EventType(SPODES, 6, 1, ACCESS, "Попытка несанкционированного доступа", True),
-        EventType(SPODES, 6, 2, ACCESS, "Нарушение требований протокола"),
-        EventType(SPODES, 6, 3, ACCESS,
-                  "Блокировка по превышению количества неправильных паролей", True),
-        EventType(SPODES, 7, 1, SELF_DIAGNOSTICS, "Инициализация ПУ"),
+    return [
+        EventType(SPODES, journal, code,
+                  _SPODES_KIND_EXCEPTIONS.get((journal, code), _SPODES_KINDS[journal]),
+                  text, code in SPODES_CRITICAL.get(journal, ()), phase)
+        for journal, rows in SPODES_JOURNALS.items()
+        for code, text, phase in rows
     ]
-    return s
 
 
 register_events(_mercury())
