@@ -10,9 +10,11 @@ GET with list, SET and ACTION, and the release (IEC 62056-5-3; GOST R 58940-2020
     close()   RLRQ ─▶ ◀─ RLRE (a meter that ignores it is tolerated) → link close (HDLC: DISC)
 
 Levels (notes §1.1): the public client is SAP 16 without authentication, the reader SAP 32
-with LLS (a password), the configurator SAP 48. High-level security (HLS-GMAC) is a hook only:
-:class:`HighLevelSecurity` says what a mechanism must give; none is shipped yet (it needs
-AES-GCM, docs/dlms.md).
+with LLS (a password), the configurator SAP 48, with LLS or HLS. High-level security is a
+hook: :class:`HighLevelSecurity` says what a mechanism must give, :class:`TitledSecurity` what
+a mechanism bound to the system titles gives (HLS-GMAC, ``security.GmacSecurity``: the AARQ
+carries our title as the calling-AP-title, the meter's f(CtoS) is checked under the AARE's
+responding-AP-title).
 
 Invoke ids turn 1..15 per request, so an answer left over from an abandoned request is
 recognised and skipped (the wrapper) or refused (HDLC, where the sequence numbers catch it).
@@ -24,7 +26,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Final, Protocol, Self
+from typing import Final, Protocol, Self, runtime_checkable
 
 from core.errors import (
     AccessError,
@@ -73,6 +75,7 @@ __all__ = [
     "ClientSettings",
     "DlmsClient",
     "HighLevelSecurity",
+    "TitledSecurity",
     "exception_error",
 ]
 
@@ -98,15 +101,35 @@ DEFAULT_CONFORMANCE: Final = (
 class HighLevelSecurity(Protocol):
     """The hook for HLS (4-pass): the AARQ carries ``challenge()`` (CtoS), the AARE StoC;
     the client then calls reply_to_HLS_authentication with ``reply(stoc)`` = f(StoC) and
-    checks the meter's f(CtoS) with ``verify()``. No mechanism is implemented yet."""
+    checks the meter's f(CtoS) with ``verify()``."""
 
-    mechanism: Mechanism
+    @property
+    def mechanism(self) -> Mechanism: ...
 
     def challenge(self) -> bytes: ...
 
-    def reply(self, stoc: bytes) -> bytes: ...
+    def reply(self, stoc: bytes, /) -> bytes: ...
 
-    def verify(self, ctos: bytes, answer: bytes) -> bool: ...
+    def verify(self, ctos: bytes, answer: bytes, /) -> bool: ...
+
+
+@runtime_checkable
+class TitledSecurity(Protocol):
+    """HLS whose f() binds the system titles (mechanism 5, HLS-GMAC): ``system_title`` goes
+    in the AARQ as the calling-AP-title, and the meter's f(CtoS) is checked under the
+    responding-AP-title of its AARE. ``security.GmacSecurity`` is one."""
+
+    @property
+    def mechanism(self) -> Mechanism: ...
+
+    @property
+    def system_title(self) -> bytes: ...
+
+    def challenge(self) -> bytes: ...
+
+    def reply(self, stoc: bytes, /) -> bytes: ...
+
+    def verify(self, ctos: bytes, answer: bytes, server_title: bytes, /) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +138,7 @@ class ClientSettings:
 
     client_sap: int = PUBLIC_CLIENT
     password: bytes | None = field(default=None, repr=False)
-    hls: HighLevelSecurity | None = field(default=None, repr=False)
+    hls: HighLevelSecurity | TitledSecurity | None = field(default=None, repr=False)
     conformance: Conformance = DEFAULT_CONFORMANCE
     max_pdu: int = 0xFFFF
     #: Send RLRQ at close; some meters do not answer it, which costs one timeout.
@@ -124,6 +147,9 @@ class ClientSettings:
     def __post_init__(self) -> None:
         if self.password is not None and self.hls is not None:
             raise ValueError("LLS and HLS are exclusive")
+        if (self.hls is not None and self.hls.mechanism is Mechanism.HLS_GMAC
+                and not isinstance(self.hls, TitledSecurity)):
+            raise ValueError("HLS-GMAC needs our system title and the meter's")
         if not 12 <= self.max_pdu <= 0xFFFF:
             raise ValueError(f"a client max PDU size of {self.max_pdu}")
 
@@ -162,6 +188,9 @@ class DlmsClient:
         if settings.password is not None:  # the AARQ's calling-authentication-value
             password = settings.password
             link.secrets = (b"\x80" + bytes((len(password),)) + password,)
+        elif isinstance(settings.hls, TitledSecurity):  # the AARQ's calling-AP-title
+            title = settings.hls.system_title
+            link.secrets = (b"\x04" + bytes((len(title),)) + title,)
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -184,7 +213,9 @@ class DlmsClient:
         s = self.settings
         initiate = InitiateRequest(s.conformance, s.max_pdu)
         if s.hls is not None:
-            return AarqApdu(initiate, mechanism=s.hls.mechanism, calling_authentication_value=ctos)
+            title = s.hls.system_title if isinstance(s.hls, TitledSecurity) else None
+            return AarqApdu(initiate, mechanism=s.hls.mechanism, calling_authentication_value=ctos,
+                            calling_ap_title=title)
         if s.password is not None:
             return AarqApdu(initiate, mechanism=Mechanism.LLS,
                             calling_authentication_value=s.password)
@@ -229,13 +260,18 @@ class DlmsClient:
                      info.max_receive_pdu_size)
         if s.hls is not None:
             assert ctos is not None
-            await self._authenticate(s.hls, ctos, answer.responding_authentication_value)
+            await self._authenticate(s.hls, ctos, answer)
         return self.association
 
-    async def _authenticate(self, hls: HighLevelSecurity, ctos: bytes,
-                            stoc: bytes | None) -> None:
+    async def _authenticate(self, hls: HighLevelSecurity | TitledSecurity, ctos: bytes,
+                            aare: AareApdu) -> None:
+        stoc = aare.responding_authentication_value
         if stoc is None:
             raise AuthenticationError("an HLS AARE without the meter's challenge (StoC)")
+        server_title = aare.responding_ap_title
+        if isinstance(hls, TitledSecurity) and server_title is None:
+            raise AuthenticationError(f"an {hls.mechanism.name} AARE without the meter's system "
+                                      "title (responding-AP-title)")
         method = MethodDescriptor(15, CURRENT_ASSOCIATION, 1)
         try:
             answer = await self.action(method, Data.octets(hls.reply(stoc)))
@@ -243,7 +279,12 @@ class DlmsClient:
             raise AuthenticationError(f"the meter refused our f(StoC): {exc}") from exc
         if answer is None or answer.type is not DataType.OCTET_STRING:
             raise AuthenticationError("reply_to_HLS_authentication returned no f(CtoS)")
-        if not hls.verify(ctos, answer.as_bytes()):
+        if isinstance(hls, TitledSecurity):
+            assert server_title is not None
+            valid = hls.verify(ctos, answer.as_bytes(), server_title)
+        else:
+            valid = hls.verify(ctos, answer.as_bytes())
+        if not valid:
             raise AuthenticationError("the meter's f(CtoS) does not check out")
 
     async def close(self) -> None:
