@@ -23,7 +23,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.errors import ConfigError, IsuError
 from core.model import ClockItem, EventItem, InfoItem, ReadingItem, Stream, format_utc
-from drivers.base import MeterEndpoint, ReadResult, available_protocols, create_driver
+from drivers.base import (
+    MeterEndpoint,
+    ReadResult,
+    available_protocols,
+    check_endpoint,
+    create_driver,
+)
 from drivers.transport.stream import ByteStream
 
 __all__ = ["add_read_arguments", "format_result_lines", "run_read"]
@@ -71,6 +77,14 @@ def add_read_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["binary", "ascii"],
         help="default binary; ascii for D meters",
     )
+    parser.add_argument("--transport", choices=["hdlc", "wrapper"],
+                        help="dlms: HDLC (default) or the IEC 62056-47 TCP wrapper")
+    parser.add_argument("--client", type=int, metavar="SAP",
+                        help="dlms: client SAP, 16 public, 32 reader (default), 48 configurator")
+    parser.add_argument("--authentication", choices=["none", "low", "high_gmac"],
+                        help="dlms: default none for the public client, low (LLS) otherwise")
+    parser.add_argument("--system-title", metavar="HEX",
+                        help="dlms high_gmac: the client's system title, 16 hex digits")
     parser.add_argument(
         "--what", type=_streams, default=[Stream.CURRENT], help="streams, comma-separated"
     )
@@ -197,10 +211,15 @@ async def run_read(
             for name, value in (
                 ("level", args.level),
                 ("password_encoding", args.password_encoding),
+                ("transport", args.transport),
+                ("client", args.client),
+                ("authentication", args.authentication),
+                ("system_title", args.system_title),
             )
             if value is not None
         },
     )
+    check_endpoint(endpoint)  # the driver's own option checks, before any I/O
     try:
         stream = await _open(args)
     except IsuError as exc:

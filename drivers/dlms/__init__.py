@@ -7,6 +7,14 @@ splitter), ``hdlc_link`` (SNRM/UA parameters, LLC header, segmentation, sequence
 ``access`` and ``results`` (references, selective access, result codes), ``xdlms`` (GET, SET,
 ACTION), ``blocks`` (GET with block) and ``apdu`` (one parser for every APDU): no I/O, clock
 or logging. On top, ``link`` and ``wrapper_link`` (the links over a byte stream) and
-``session`` (the asyncio client: association, GET/SET/ACTION, release). No driver is
-registered yet (docs/dlms.md).
+``session`` (the asyncio client: association, GET/SET/ACTION, release); then ``values``,
+``profiles``, ``options`` and ``driver``, the ``dlms`` driver that importing this package
+registers (docs/dlms.md).
 """
+
+from drivers.base import register_driver
+from drivers.dlms.driver import DlmsDriver
+
+__all__ = ["DlmsDriver"]
+
+register_driver(DlmsDriver.protocol, DlmsDriver)
