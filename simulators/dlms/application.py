@@ -9,17 +9,24 @@ SAP    level             authentication               granted services
 =====  ================  ===========================  ===================================
 16     public client     none                         GET, block transfer with GET
 32     reader            LLS, ``12345678``            + selective access, ACTION, with list
-48     configurator      LLS, ``1234567812345678``    + SET (HLS comes with the HLS part)
+48     configurator      LLS, ``1234567812345678``,   + SET
+                         or HLS-GMAC (below)
 =====  ================  ===========================  ===================================
+
+HLS-GMAC (mechanism 5, suite 0; ``drivers.dlms.security``) uses the test keys of the DLMS
+Green Book's example, which are also gurux_dlms's defaults: EK ``000102…0F``, AK ``D0D1…DF``;
+the meter's system title is ``ISU`` and its serial number as a 5-byte binary number
+(:func:`system_title`), as the Green Book's ``MMM`` + 12345678 = ``4D4D4D0000BC614E``.
+``default_levels(gmac_server(serial))`` puts the configurator on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
-from core.errors import ProtocolError
+from core.errors import ConfigError, ProtocolError
 from drivers.dlms.acse import (
     AareApdu,
     AarqApdu,
@@ -34,6 +41,7 @@ from drivers.dlms.axdr import Data
 from drivers.dlms.initiate import Conformance, InitiateRequest, InitiateResponse
 from drivers.dlms.obis import Obis
 from drivers.dlms.results import ActionResult, DataAccessResult, ServiceError, StateError
+from drivers.dlms.security import GmacSecurity
 from drivers.dlms.xdlms import (
     ActionRequest,
     ActionResponse,
@@ -49,7 +57,20 @@ from drivers.dlms.xdlms import (
 )
 from simulators.dlms.objects import CosemObjects
 
-__all__ = ["DEFAULT_SECRETS", "LEVEL_CONFORMANCE", "Application", "Level", "ServerHls"]
+__all__ = [
+    "DEFAULT_SECRETS",
+    "LEVEL_CONFORMANCE",
+    "MAKER_CODE",
+    "TEST_AUTHENTICATION_KEY",
+    "TEST_BLOCK_CIPHER_KEY",
+    "Application",
+    "Level",
+    "ServerHls",
+    "TitledServerHls",
+    "default_levels",
+    "gmac_server",
+    "system_title",
+]
 
 _NONE: Final = Conformance(0)
 _CURRENT_ASSOCIATION: Final = Obis(0, 0, 40, 0, 0, 255)
@@ -62,16 +83,36 @@ _READ: Final = (_BASE | Conformance.SELECTIVE_ACCESS | Conformance.ACTION
 
 
 class ServerHls(Protocol):
-    """The meter's side of an HLS mechanism (the hook the HLS part fills): ``challenge()`` is
-    StoC; ``verify(stoc, reply)`` checks the client's f(StoC); ``reply(ctos)`` is f(CtoS)."""
+    """The meter's side of an HLS mechanism: ``challenge()`` is StoC; ``verify(stoc, reply)``
+    checks the client's f(StoC); ``reply(ctos)`` is f(CtoS)."""
 
-    mechanism: Mechanism
+    @property
+    def mechanism(self) -> Mechanism: ...
 
     def challenge(self) -> bytes: ...
 
-    def verify(self, stoc: bytes, reply: bytes) -> bool: ...
+    def verify(self, stoc: bytes, reply: bytes, /) -> bool: ...
 
-    def reply(self, ctos: bytes) -> bytes: ...
+    def reply(self, ctos: bytes, /) -> bytes: ...
+
+
+@runtime_checkable
+class TitledServerHls(Protocol):
+    """An HLS mechanism bound to the system titles (HLS-GMAC): the AARE carries
+    ``system_title`` as the responding-AP-title, and the client's f(StoC) is checked under
+    the calling-AP-title of its AARQ. ``drivers.dlms.security.GmacSecurity`` is one."""
+
+    @property
+    def mechanism(self) -> Mechanism: ...
+
+    @property
+    def system_title(self) -> bytes: ...
+
+    def challenge(self) -> bytes: ...
+
+    def verify(self, stoc: bytes, reply: bytes, client_title: bytes, /) -> bool: ...
+
+    def reply(self, ctos: bytes, /) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +122,7 @@ class Level:
 
     secret: bytes | None
     conformance: Conformance
-    hls: ServerHls | None = None
+    hls: ServerHls | TitledServerHls | None = None
 
 
 DEFAULT_SECRETS: Final[Mapping[int, bytes | None]] = {
@@ -96,8 +137,33 @@ LEVEL_CONFORMANCE: Final[Mapping[int, Conformance]] = {
 }
 
 
-def default_levels() -> dict[int, Level]:
-    return {sap: Level(DEFAULT_SECRETS[sap], LEVEL_CONFORMANCE[sap]) for sap in DEFAULT_SECRETS}
+#: HLS-GMAC test keys: the Green Book example's, also gurux_dlms's ``GXCiphering`` defaults.
+TEST_BLOCK_CIPHER_KEY: Final = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
+TEST_AUTHENTICATION_KEY: Final = bytes.fromhex("D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF")
+#: The simulated meters' maker code, the first 3 bytes of their system titles.
+MAKER_CODE: Final = b"ISU"
+
+
+def default_levels(hls: ServerHls | TitledServerHls | None = None) -> dict[int, Level]:
+    """The levels of the table above; with ``hls`` the configurator uses it instead of LLS."""
+    levels = {sap: Level(DEFAULT_SECRETS[sap], LEVEL_CONFORMANCE[sap]) for sap in DEFAULT_SECRETS}
+    if hls is not None:
+        levels[48] = Level(None, LEVEL_CONFORMANCE[48], hls)
+    return levels
+
+
+def system_title(serial: str) -> bytes:
+    """A meter's system title: the maker code and the serial number as 5 binary bytes."""
+    if not serial.isdigit() or int(serial) >= 1 << 40:
+        raise ConfigError(f"serial {serial!r}: a system title needs at most 12 digits")
+    return MAKER_CODE + int(serial).to_bytes(5, "big")
+
+
+def gmac_server(serial: str, *, block_cipher_key: bytes = TEST_BLOCK_CIPHER_KEY,
+                authentication_key: bytes = TEST_AUTHENTICATION_KEY) -> GmacSecurity:
+    """The meter's HLS-GMAC side, with the test keys unless told otherwise; keep one per
+    meter so that its invocation counter goes on from one connection to the next."""
+    return GmacSecurity(system_title(serial), block_cipher_key, authentication_key)
 
 
 @dataclass(slots=True)
@@ -115,8 +181,9 @@ class Application:
     #: Ignore RLRQ, as meters without release do (the client must tolerate it).
     answer_release: bool = True
     level: int | None = None
-    #: HLS in progress: the level, CtoS and StoC until reply_to_HLS_authentication passes.
-    _hls_pending: tuple[int, bytes, bytes] | None = None
+    #: HLS in progress: the level, CtoS, StoC and the client's system title (HLS-GMAC) until
+    #: reply_to_HLS_authentication passes.
+    _hls_pending: tuple[int, bytes, bytes, bytes | None] | None = None
     conformance: Conformance = _NONE
     client_max_pdu: int = 0xFFFF
     _blocks: list[GetResponseWithBlock] = field(default_factory=list)
@@ -199,25 +266,31 @@ class Application:
         # No mechanism name in the AARE, as in the GOST 12.2 trace.
         return AareApdu(InitiateResponse(self.conformance, self.max_pdu))
 
-    def _hls_associate(self, client_sap: int, level: Level, hls: ServerHls, aarq: AarqApdu,
-                       initiate: InitiateRequest) -> AareApdu:
+    def _hls_associate(self, client_sap: int, level: Level, hls: ServerHls | TitledServerHls,
+                       aarq: AarqApdu, initiate: InitiateRequest) -> AareApdu:
         """Pass 2 of 4: accept with StoC; the association is usable after pass 3 checks."""
         if aarq.mechanism is not hls.mechanism:
             return _rejected(UserDiagnostic.MECHANISM_NOT_RECOGNISED)
         if not aarq.calling_authentication_value:
             return _rejected(UserDiagnostic.AUTHENTICATION_REQUIRED)
+        own_title = hls.system_title if isinstance(hls, TitledServerHls) else None
+        if own_title is not None and (aarq.calling_ap_title is None
+                                      or len(aarq.calling_ap_title) != len(own_title)):
+            return _rejected(UserDiagnostic.NO_REASON)  # HLS-GMAC names the client by title
         stoc = hls.challenge()
-        self._hls_pending = (client_sap, aarq.calling_authentication_value, stoc)
+        self._hls_pending = (client_sap, aarq.calling_authentication_value, stoc,
+                             aarq.calling_ap_title)
         self.conformance = initiate.conformance & level.conformance
         self.client_max_pdu = initiate.max_receive_pdu_size
         return AareApdu(InitiateResponse(self.conformance, self.max_pdu),
                         diagnostic=int(UserDiagnostic.AUTHENTICATION_REQUIRED),
-                        mechanism=hls.mechanism, responding_authentication_value=stoc)
+                        mechanism=hls.mechanism, responding_authentication_value=stoc,
+                        responding_ap_title=own_title)
 
     def _hls_reply(self, client_sap: int, request: ActionRequest) -> bytes:
         """Pass 3 and 4: reply_to_HLS_authentication (association LN, method 1)."""
         assert self._hls_pending is not None
-        sap, ctos, stoc = self._hls_pending
+        sap, ctos, stoc, client_title = self._hls_pending
         self._hls_pending = None
         method = request.method
         hls = self.levels[sap].hls
@@ -227,9 +300,10 @@ class Application:
             self.release()
             return _refused()
         parameters = request.parameters
-        if (parameters is None or not isinstance(parameters.value, bytes)
-                or not hls.verify(stoc, parameters.value)):
+        reply = parameters.value if parameters is not None else None
+        if not isinstance(reply, bytes) or not _verified(hls, stoc, reply, client_title):
             self.release()
+            self.table.access_denied()  # journal 6, as for a wrong LLS password
             return ActionResponse(ActionResult.READ_WRITE_DENIED, None,
                                   request.invoke).to_bytes()
         self.level = sap
@@ -267,6 +341,13 @@ class Application:
         # The blocks stay until the next GET: a client whose last block was lost (the wrapper
         # resends GET-next) asks for it again.
         return block.to_bytes()
+
+
+def _verified(hls: ServerHls | TitledServerHls, stoc: bytes, reply: bytes,
+              client_title: bytes | None) -> bool:
+    if isinstance(hls, TitledServerHls):
+        return client_title is not None and hls.verify(stoc, reply, client_title)
+    return hls.verify(stoc, reply)
 
 
 def _refused() -> bytes:
