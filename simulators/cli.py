@@ -7,7 +7,7 @@
     isu sim mercury200 --serial-pty [--baud 9600] [--parity N] [--echo] [...]
     isu sim dlms --listen HOST:PORT --transport hdlc|wrapper [--server-address N] [...]
     isu sim dlms --serial-pty [--baud 9600] [--parity N] [--echo] [...]
-    isu sim --config FILE [--control HOST:PORT]    # protocol = "mercury230" or "mercury200"
+    isu sim --config FILE [--control HOST:PORT]    # protocol = "mercury230", "mercury200", "dlms"
 
 The first line on standard output is one JSON object saying where the fleet listens (ports
 chosen for port 0 and pseudo-terminal devices included); logs go to standard error. Both forms
@@ -201,13 +201,14 @@ async def run_sim(args: argparse.Namespace) -> int:
     """Run until SIGINT or SIGTERM; 0 after a clean stop, 1 when the setup is unusable."""
     if args.config is None and args.protocol == "mercury200":
         return await run_mercury200(args)
-    if args.config is None and args.protocol == "dlms":
+    dlms_file = args.config is not None and _file_protocol(args.config) == "dlms"
+    if dlms_file or (args.config is None and args.protocol == "dlms"):
         try:
             clock = _clock(args)
         except ConfigError as exc:
             print(f"isu sim: {exc}", file=sys.stderr)
             return 1
-        return await run_dlms(args, clock)
+        return await run_dlms(args, clock)  # refuses a protocol given with a file as well
     if args.config is not None and _file_protocol(args.config) == "mercury200":
         return await run_mercury200(args)  # refuses a protocol given as well
     try:

@@ -1,6 +1,7 @@
 """The simulators' control port: JSON lines over TCP, one command per line, one answer per line.
 
-The commands themselves belong to the fleet (``simulators.mercury230.fleet``, documented in
+The commands themselves belong to the fleet (``simulators.mercury230.commands``,
+``simulators.mercury200.fleet``, ``simulators.dlms.commands``; documented in
 docs/simulators.md); this module only frames them. A line that is not a JSON object gets
 ``{"ok": false, "error": ...}``; the connection stays open for the next command.
 """
