@@ -6,8 +6,9 @@ table 8.2).
     glo-/ded-xxx          tag | length | security control(1) invocation counter(4) ciphertext tag
     general-glo-ciphering DB  | length system title | length | content as above  (DC: dedicated)
 
-HLS-GMAC and ciphering come with the session; the codec only has to know these APDUs for what
-they are, so that a ciphered answer is never taken for garbage.
+HLS-GMAC authenticates without ciphering (``security``); ciphered xDLMS APDUs are not
+supported, so the codec only has to know these APDUs for what they are, so that a ciphered
+answer is never taken for garbage.
 """
 
 from __future__ import annotations
