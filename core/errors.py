@@ -25,8 +25,9 @@ with ``raise … from exc`` so that callers only ever handle this tree::
     ├── PublishError                 MQTT publish or broker connection failed     (retried)
     ├── MessageError                 an MQTT payload the gateway cannot accept    (dead-lettered)
     │   └── InvalidMessageError      a rule of core.validation broken; ``rule`` says which
-    └── StorageError                 the database or the disk queue failed        (retried)
-        └── RejectedDataError        the database refuses the data itself         (dead-lettered)
+    ├── StorageError                 the database or the disk queue failed        (retried)
+    │   └── RejectedDataError        the database refuses the data itself         (dead-lettered)
+    └── ExportError                  data an export format cannot carry           (never retried)
 
 ``retryable`` on each class is the default policy; the collector and the gateway consult it.
 Messages name the meter and the point, never a secret.
@@ -41,6 +42,7 @@ __all__ = [
     "ConfigError",
     "ConnectError",
     "ConnectionLostError",
+    "ExportError",
     "FrameError",
     "IsuError",
     "MessageError",
@@ -177,3 +179,8 @@ class RejectedDataError(StorageError):
     def __init__(self, message: str, detail: str) -> None:
         super().__init__(message)
         self.detail = detail
+
+
+class ExportError(IsuError):
+    """Data that an export format cannot carry: a name its encoding cannot hold, an interval off
+    the day's grid. The message names the field or the metering point."""
