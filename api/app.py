@@ -14,14 +14,15 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from psycopg_pool import AsyncConnectionPool
 
 from api import health, meters
+from api.auth import KeyCache
 from api.config import ApiConfig
-from api.dependencies import Services
-from api.errors import install_error_handlers
+from api.dependencies import Services, caller
+from api.errors import error_responses, install_error_handlers
 from api.metrics import ApiMetrics, MetricsMiddleware, PoolCollector, RouteLabels
 from api.openapi import install_openapi
 from core.model import utc_now
@@ -39,6 +40,11 @@ Read-only HTTP API of isu-gateway for the cabinet's ISU screens.
 Energy values are JSON strings with three decimals (`"8.116"`), already multiplied by the
 meter's transformation ratio; times carry the meter's UTC offset (`2026-11-22T15:30:00+03:00`).
 Errors have the body `{"detail": "…"}`.
+
+Every `/api/v1` data endpoint needs an API key (`isu api-key create`), sent as
+`Authorization: Bearer isu_…`; without a key in force the answer is 401. A key sees only its
+contracts (or some of their energy objects): anything else answers 404, exactly like something
+that does not exist.
 """
 
 
@@ -81,6 +87,7 @@ def create_app(config: ApiConfig, *, clock: Callable[[], datetime] = utc_now) ->
             clock=clock,
             default_time_zone=config.time_zone,
             acquire_timeout_s=database.acquire_timeout_s,
+            keys=KeyCache(config.key_cache_s),
         )
         collector = PoolCollector(pool.get_stats)
         metrics.registry.register(collector)
@@ -104,7 +111,16 @@ def create_app(config: ApiConfig, *, clock: Callable[[], datetime] = utc_now) ->
     install_error_handlers(app)
     routers = [("", health.router), (API_PREFIX, meters.router)]
     for prefix, router in routers:
-        app.include_router(router, prefix=prefix)
+        if prefix == API_PREFIX:
+            # Every data route needs a key, whether or not it reads the caller's scope.
+            app.include_router(
+                router,
+                prefix=prefix,
+                dependencies=[Depends(caller)],
+                responses=error_responses(401),
+            )
+        else:
+            app.include_router(router, prefix=prefix)
     install_openapi(app, routers)
     templates = [
         prefix + route.path

@@ -3,6 +3,7 @@
 ::
 
     time_zone = "Europe/Moscow"          # fallback for a meter whose own zone is unknown
+    key_cache_s = 30                     # an API key in force is re-checked after this long
 
     [http]
     host = "127.0.0.1"
@@ -72,7 +73,9 @@ class ApiConfig(ConfigModel):
     http: HttpConfig = HttpConfig()
     database: DatabaseConfig
     time_zone: TimeZoneName = DEFAULT_TIME_ZONE
-
+    #: How long a key found in force is trusted without asking the database again; a revoked
+    #: key stops working within this time. 0 checks every request.
+    key_cache_s: float = Field(default=30.0, ge=0, le=3600)
 
 
 def load_api_config(path: str | Path) -> ApiConfig:

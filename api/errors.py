@@ -1,5 +1,6 @@
 """One error body for every failure: ``{"detail": "…"}`` (422 adds ``errors`` per parameter).
 
+- 401: no API key in force (with ``WWW-Authenticate: Bearer``, :mod:`api.dependencies`);
 - 404 and other ``HTTPException``\\ s: their ``detail``;
 - 422: the first offending parameter named in ``detail``, all of them in ``errors``;
 - 503: the store is unreachable (:class:`core.errors.StorageError`), nothing about the DSN;
@@ -25,11 +26,13 @@ __all__ = ["error_responses", "install_error_handlers", "validation_body"]
 logger = logging.getLogger(__name__)
 
 _STATUS_TEXT = {
+    401: "No API key in force: missing, unknown or revoked",
     404: "Not found",
     422: "A parameter is invalid",
     503: "The database is unavailable",
 }
 _EXAMPLES: dict[int, dict[str, Any]] = {
+    401: {"detail": "unknown or revoked API key"},
     404: example_of(ErrorBody),
     422: example_of(ValidationErrorBody),
     503: {"detail": "the database is unavailable; try again later"},
@@ -38,14 +41,23 @@ _EXAMPLES: dict[int, dict[str, Any]] = {
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` entries for a route's error answers, each with its example."""
-    return {
-        status: {
-            "model": ValidationErrorBody if status == 422 else ErrorBody,
-            "description": _STATUS_TEXT[status],
-            "content": {"application/json": {"example": _EXAMPLES[status]}},
-        }
-        for status in statuses
+    return {status: _response(status) for status in statuses}
+
+
+def _response(status: int) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "model": ValidationErrorBody if status == 422 else ErrorBody,
+        "description": _STATUS_TEXT[status],
+        "content": {"application/json": {"example": _EXAMPLES[status]}},
     }
+    if status == 401:
+        response["headers"] = {
+            "WWW-Authenticate": {
+                "description": "the authentication scheme to use (RFC 6750)",
+                "schema": {"type": "string", "example": "Bearer"},
+            }
+        }
+    return response
 
 
 def _parameter(loc: Sequence[Any]) -> tuple[str, str]:

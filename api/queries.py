@@ -48,17 +48,20 @@ _INTERVAL_CODES = [interval_obis(kind) for kind in ENERGY_KINDS]
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """What the caller may see. ``contracts`` ``None`` means everything.
+    """What the caller may see (docs/api.md, "Authentication").
 
-    The foundation has no API keys yet, so every request gets :meth:`everything`; keys scoped
-    to contracts (and energy objects) narrow it once the registry exists.
+    ``admin`` sees every meter, unassigned ones included. Otherwise a meter is visible when its
+    metering point lies in one of ``contracts`` (by ``contracts.id``) or under one of
+    ``energy_objects`` (by ``energy_objects.id``); an unassigned meter never is.
     """
 
-    contracts: frozenset[str] | None = None
+    admin: bool = False
+    contracts: frozenset[int] = frozenset()
+    energy_objects: frozenset[int] = frozenset()
 
     @classmethod
     def everything(cls) -> Scope:
-        return cls()
+        return cls(admin=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +80,22 @@ class MeterRecord:
 
 def _visible(scope: Scope) -> sql.Composable:
     """The condition on ``meters AS m`` that keeps what ``scope`` may see."""
-    if scope.contracts is None:
+    if scope.admin:
         return sql.SQL("TRUE")
-    # The schema has no contracts yet: a key scoped to contracts sees no meter at all.
-    return sql.SQL("FALSE")
+    if not scope.contracts and not scope.energy_objects:
+        return sql.SQL("FALSE")
+    # Ids are integers from our own tables, so they are inlined as literals: the condition
+    # composes into queries whatever their parameter style.
+    return sql.SQL(
+        "EXISTS (SELECT 1 FROM metering_points AS vmp"
+        " JOIN connection_points AS vcp ON vcp.id = vmp.connection_point_id"
+        " JOIN energy_objects AS veo ON veo.id = vcp.energy_object_id"
+        " WHERE vmp.id = m.metering_point_id"
+        " AND (veo.contract_id = ANY({contracts}::bigint[]) OR veo.id = ANY({objects}::bigint[])))"
+    ).format(
+        contracts=sql.Literal(sorted(scope.contracts)),
+        objects=sql.Literal(sorted(scope.energy_objects)),
+    )
 
 
 @contextmanager

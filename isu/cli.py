@@ -73,6 +73,13 @@ def _registry(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run_registry)
 
 
+def _apikey(parser: argparse.ArgumentParser) -> None:
+    from isu.apikey import add_apikey_arguments, run_apikey
+
+    add_apikey_arguments(parser)
+    parser.set_defaults(handler=run_apikey)
+
+
 def _deadletter(parser: argparse.ArgumentParser) -> None:
     from gateway.deadletter_cli import add_deadletter_arguments, run_deadletter
 
@@ -101,6 +108,7 @@ _COMMANDS = (
     _Command("gateway", "MQTT to TimescaleDB ingest", _gateway),
     _Command("api", "the HTTP API", _api),
     _Command("registry", "load or update the object tree (JSON or CSV)", _registry),
+    _Command("api-key", "create, revoke or list the HTTP API's keys", _apikey),
     _Command("deadletter", "inspect and re-ingest dead-lettered messages", _deadletter),
     _Command("demo", "a whole simulated site end to end on the local services", _demo),
 )

@@ -2,8 +2,9 @@
 
 It starts, as separate processes exactly as on a real site: ``isu sim`` with a fleet of Mercury
 230 meters on several RS-485 lines behind TCP converters, ``isu gateway``, ``isu collector`` and
-``isu api``, each with a configuration file written to the work directory. It waits until the API
-serves current readings of every meter, prints the API's address, and runs until interrupted.
+``isu api``, each with a configuration file written to the work directory. It creates an admin
+API key (replacing the previous demo's), waits until the API serves current readings of every
+meter, prints the API's address and the key, and runs until interrupted.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ import psycopg
 from core.errors import ConfigError
 from core.localenv import LocalServices, free_port, load_local_services, services_file
 from core.model import ID_PATTERN
+from isu.apikey import create_key, revoke_key
 
 __all__ = ["add_demo_arguments", "run_demo"]
 
 _PASSWORD = "111111"  # noqa: S105 - the factory level-1 password of Mercury 230 meters
+_KEY_NAME = "isu-demo"
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -259,21 +262,34 @@ def _ensure_database(services: LocalServices, name: str) -> str:
     return services.postgres.dsn_for(name)
 
 
-def _get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own loopback API
+def _admin_key(dsn: str) -> str:
+    """A new admin key named ``isu-demo``; the previous demo's key is revoked first."""
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            with contextlib.suppress(ConfigError):  # no previous demo key
+                revoke_key(conn, name=_KEY_NAME)
+            key, _ = create_key(conn, _KEY_NAME, admin=True)
+    except psycopg.Error as exc:
+        raise ConfigError(f"cannot create the demo's API key: {exc}") from exc
+    return key
+
+
+def _get_json(url: str, key: str) -> Any:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - our loopback API
         return json.loads(response.read())
 
 
-def _served_meters(api: str, expected: set[str]) -> set[str]:
+def _served_meters(api: str, key: str, expected: set[str]) -> set[str]:
     """The expected meters whose current readings the API serves."""
     try:
-        listed = {meter["meter_id"] for meter in _get_json(f"{api}/api/v1/meters")}
+        listed = {meter["meter_id"] for meter in _get_json(f"{api}/api/v1/meters", key)}
     except (urllib.error.URLError, OSError, ValueError):
         return set()
     served = set()
     for meter_id in sorted(expected & listed):
         try:
-            readings = _get_json(f"{api}/api/v1/meters/{meter_id}/readings")
+            readings = _get_json(f"{api}/api/v1/meters/{meter_id}/readings", key)
         except (urllib.error.URLError, OSError, ValueError):
             continue
         current = next(block for block in readings["blocks"] if block["type"] == "current")
@@ -343,6 +359,7 @@ def run_demo(args: argparse.Namespace) -> int:
             "--config",
             str(workdir / "gateway.toml"),
         )
+        key = _admin_key(dsn)  # the registry import applied the migrations
         site.start("gateway", "gateway", "--config", str(workdir / "gateway.toml"))
         site.start("api", "api", "--config", str(workdir / "api.toml"))
         site.start("collector", "collector", "--config", str(workdir / "collector.toml"))
@@ -356,7 +373,7 @@ def run_demo(args: argparse.Namespace) -> int:
         deadline = started + args.ready_timeout_s
         while time.monotonic() < deadline:
             site.check_alive()
-            served = _served_meters(api, expected)
+            served = _served_meters(api, key, expected)
             if served == expected:
                 break
             time.sleep(1.0)
@@ -375,6 +392,8 @@ def run_demo(args: argparse.Namespace) -> int:
         )
         print(f"API: {api}/api/v1/meters", flush=True)
         print(f"API documentation: {api}/api/v1/docs", flush=True)
+        print(f"API key (admin): {key}", flush=True)
+        print(f'  curl -H "Authorization: Bearer {key}" {api}/api/v1/meters', flush=True)
         if args.exit_when_ready:
             return 0
         print("Ctrl-C stops the demo.", flush=True)

@@ -2,11 +2,13 @@
 
 Rows are inserted with plain SQL into a fresh migrated database (the ``fresh_database`` fixture),
 the way the gateway would store them; the API is driven in-process through httpx's ASGI
-transport with its lifespan running, so it uses its real connection pool.
+transport with its lifespan running, so it uses its real connection pool. Unless told otherwise,
+the client sends a new admin key, made as ``isu api-key create --admin`` makes it.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -18,10 +20,13 @@ import psycopg
 
 from api.app import create_app
 from api.config import ApiConfig
+from isu.apikey import create_key
 
 __all__ = [
+    "ADMIN",
     "NOW",
     "api_client",
+    "bearer",
     "insert_interval",
     "insert_meter",
     "insert_registers",
@@ -37,19 +42,45 @@ def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def api_config(dsn: str, **database: Any) -> ApiConfig:
-    return ApiConfig.model_validate({"database": {"dsn": dsn, **database}})
+#: ``api_client(key=ADMIN)``: create an admin key and send it.
+ADMIN = "admin"
+
+
+def api_config(dsn: str, *, key_cache_s: float = 30.0, **database: Any) -> ApiConfig:
+    return ApiConfig.model_validate(
+        {"key_cache_s": key_cache_s, "database": {"dsn": dsn, **database}}
+    )
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 @asynccontextmanager
 async def api_client(
-    dsn: str, *, now: datetime = NOW, **database: Any
+    dsn: str,
+    *,
+    now: datetime = NOW,
+    key: str | None = ADMIN,
+    key_cache_s: float = 30.0,
+    **database: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of a running application on ``dsn`` whose clock stands at ``now``."""
-    app = create_app(api_config(dsn, **database), clock=lambda: now)
+    """A client of a running application on ``dsn`` whose clock stands at ``now``.
+
+    It sends ``key`` on every request: :data:`ADMIN` creates an admin key in the database first,
+    ``None`` sends no key.
+    """
+    if key == ADMIN:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            key, _ = create_key(conn, f"test-admin-{secrets.token_hex(4)}", admin=True)
+    headers = {} if key is None else bearer(key)
+    config = api_config(dsn, key_cache_s=key_cache_s, **database)
+    app = create_app(config, clock=lambda: now)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://api.test", headers=headers
+        ) as client:
             yield client
 
 

@@ -122,7 +122,7 @@ def closed_port() -> int:
 async def test_not_ready_while_the_database_is_unreachable() -> None:
     port = closed_port()
     dsn = f"postgresql://postgres@127.0.0.1:{port}/isu"
-    async with api_client(dsn, acquire_timeout_s=0.5) as client:
+    async with api_client(dsn, key="isu_any", acquire_timeout_s=0.5) as client:
         live = await client.get("/healthz")
         ready = await client.get("/readyz")
         meters = await client.get("/api/v1/meters")

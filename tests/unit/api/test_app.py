@@ -1,4 +1,8 @@
-"""The application without a database: OpenAPI, error bodies, liveness and metrics."""
+"""The application without a database: OpenAPI, error bodies, keys, liveness and metrics.
+
+The database is never reachable here, so the client's admin key is put in the application's
+key cache, as a first request would have put it there.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,11 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
+from api.auth import Caller, KeyCache, key_digest
 from api.config import ApiConfig
 from api.errors import validation_body
+
+KEY = "isu_unit-test-key-000000000000000000000000000000"
 
 # Nothing listens on port 9 of the loopback in a test box; the pool never connects anyway
 # (min_connections = 0), and requests that need the database wait at most acquire_timeout_s.
@@ -31,11 +38,23 @@ CONFIG = ApiConfig.model_validate(
 async def app() -> AsyncIterator[FastAPI]:
     application = create_app(CONFIG)
     async with application.router.lifespan_context(application):
+        keys: KeyCache = application.state.services.keys
+        keys.remember(key_digest(KEY), Caller(key_id=1, name="unit", admin=True))
         yield application
 
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://api.test", headers=headers
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
         yield http
@@ -73,8 +92,92 @@ async def test_openapi_document_has_an_example_for_every_response(
     ]
     assert missing == []
     readings = paths["/api/v1/meters/{meter_id}/readings"]["get"]["responses"]
-    assert set(readings) == {"200", "404", "422", "503"}
+    assert set(readings) == {"200", "401", "404", "422", "503"}
     assert "HTTPValidationError" not in components  # every 422 uses our body
+
+
+async def test_openapi_declares_the_bearer_key_on_data_routes_only(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    document = (await anonymous.get("/api/v1/openapi.json")).json()
+    scheme = document["components"]["securitySchemes"]["ApiKey"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    for path in ("/api/v1/meters", "/api/v1/meters/{meter_id}/readings"):
+        operation = document["paths"][path]["get"]
+        assert operation["security"] == [{"ApiKey": []}]
+        refused = operation["responses"]["401"]
+        assert refused["content"]["application/json"]["example"] == {
+            "detail": "unknown or revoked API key"
+        }
+        assert "WWW-Authenticate" in refused["headers"]
+    for path in ("/healthz", "/readyz", "/metrics"):
+        operation = document["paths"][path]["get"]
+        assert "security" not in operation
+        assert "401" not in operation["responses"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer " + "x" * 300},
+    ],
+)
+async def test_a_request_without_a_usable_key_is_401_without_the_database(
+    anonymous: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    started = time.monotonic()
+    response = await anonymous.get("/api/v1/meters", headers=headers)
+    assert time.monotonic() - started < 0.2  # never waited for the (unreachable) pool
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["detail"] in {
+        "an API key is required: send 'Authorization: Bearer <key>'",
+        "unknown or revoked API key",
+    }
+
+
+async def test_a_key_not_in_the_cache_needs_the_database(anonymous: httpx.AsyncClient) -> None:
+    response = await anonymous.get(
+        "/api/v1/meters", headers={"Authorization": "Bearer isu_not-cached"}
+    )
+    assert response.status_code == 503
+
+
+async def test_operations_and_documentation_need_no_key(anonymous: httpx.AsyncClient) -> None:
+    for path in ("/healthz", "/metrics", "/api/v1/openapi.json", "/api/v1/docs"):
+        assert (await anonymous.get(path)).status_code == 200, path
+
+
+def test_the_key_cache_forgets_after_its_time_and_holds_a_bounded_number() -> None:
+    now = [100.0]
+    cache = KeyCache(30, max_entries=2, clock=lambda: now[0])
+    caller = Caller(key_id=1, name="a")
+    cache.remember(b"a", caller)
+    now[0] += 29.9
+    assert cache.get(b"a") is caller
+    now[0] += 0.1
+    assert cache.get(b"a") is None
+    for digest in (b"x", b"y", b"z"):
+        cache.remember(digest, caller)
+    assert len(cache) == 2
+    assert cache.get(b"x") is None  # the oldest went first
+    disabled = KeyCache(0)
+    disabled.remember(b"a", caller)
+    assert disabled.get(b"a") is None
+
+
+def test_a_caller_scope_splits_whole_contracts_from_energy_objects() -> None:
+    caller = Caller(key_id=1, name="k", contracts={1: None, 2: frozenset({5, 6})})
+    scope = caller.scope
+    assert (scope.admin, scope.contracts, scope.energy_objects) == (
+        False,
+        frozenset({1}),
+        frozenset({5, 6}),
+    )
+    assert Caller(key_id=2, name="root", admin=True, contracts={1: None}).scope.admin
 
 
 async def test_openapi_examples_keep_their_nulls(client: httpx.AsyncClient) -> None:
