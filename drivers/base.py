@@ -7,13 +7,14 @@ for, and closes it. The caller owns the stream and the bus lock; a driver never 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from core.errors import ConfigError, ConnectionLostError, IsuError
+from core.errors import ConfigError, ConnectionLostError, IsuError, ObjectUnavailableError
 from core.model import ClockItem, EventItem, InfoItem, ReadingItem, Stream
 from drivers.transport.stream import ByteStream
 
@@ -23,6 +24,7 @@ __all__ = [
     "DriverFactory",
     "MeterDriver",
     "MeterEndpoint",
+    "OptionsCache",
     "ReadResult",
     "available_protocols",
     "check_endpoint",
@@ -31,6 +33,8 @@ __all__ = [
     "endpoint_zone",
     "register_driver",
     "supported_streams",
+    "tag_error",
+    "unsupported_streams",
 ]
 
 
@@ -101,6 +105,55 @@ class ReadResult:
         self.info.extend(other.info)
         self.clock.extend(other.clock)
         self.errors.update(other.errors)
+
+
+OptionsT = TypeVar("OptionsT")
+
+
+class OptionsCache(Generic[OptionsT]):
+    """A driver's checked options per meter: a collector builds a driver for every read of a
+    meter, always with the same ``endpoint.options``, so they are checked once, and again only
+    when they change. Bounded: past ``limit`` meters it starts over."""
+
+    def __init__(self, check: Callable[[MeterEndpoint], OptionsT], limit: int = 65536) -> None:
+        self._check = check
+        self._limit = limit
+        self._checked: dict[str, tuple[dict[str, Any], OptionsT]] = {}
+
+    def get(self, endpoint: MeterEndpoint) -> OptionsT:
+        known = self._checked.get(endpoint.meter_id)
+        if known is not None and known[0] == endpoint.options:
+            return known[1]
+        checked = self._check(endpoint)
+        if len(self._checked) >= self._limit:
+            self._checked.clear()
+        self._checked[endpoint.meter_id] = (copy.deepcopy(endpoint.options), checked)
+        return checked
+
+
+def tag_error(meter_id: str, error: IsuError) -> IsuError:
+    """``error`` with its message prefixed ``meter {meter_id}: `` (once), same class, the
+    original as its cause."""
+    prefix = f"meter {meter_id}: "
+    if str(error).startswith(prefix):
+        return error
+    tagged = type(error)(prefix + str(error))
+    tagged.__cause__ = error
+    return tagged
+
+
+def unsupported_streams(protocol: str, meter_id: str, wanted: Sequence[Stream],
+                        supported: frozenset[Stream], result: ReadResult) -> list[Stream]:
+    """Record an error for each stream of ``wanted`` the driver does not read; return the
+    others, in order, without repeats."""
+    todo: list[Stream] = []
+    for stream in dict.fromkeys(wanted):
+        if stream in supported:
+            todo.append(stream)
+        else:
+            result.errors[stream] = ObjectUnavailableError(
+                f"meter {meter_id}: the {protocol} driver does not read the {stream} stream")
+    return todo
 
 
 class MeterDriver(Protocol):

@@ -43,7 +43,13 @@ from core.errors import (
 from core.events import SPODES, describe, journal_name
 from core.model import ClockItem, EventItem, InfoItem, ReadingItem, Stream, utc_now
 from core.obis import INSTANT_CHANNELS, EnergyKind, energy_obis, parse_energy_obis
-from drivers.base import MeterEndpoint, ReadResult, endpoint_zone
+from drivers.base import (
+    MeterEndpoint,
+    ReadResult,
+    endpoint_zone,
+    tag_error,
+    unsupported_streams,
+)
 from drivers.dlms.access import CLOCK, AttributeDescriptor, MethodDescriptor
 from drivers.dlms.axdr import Data, DataType
 from drivers.dlms.cosem_datetime import ClockStatus
@@ -186,11 +192,8 @@ class DlmsDriver:
         read_at = self._now()
         result = ReadResult(self._endpoint.meter_id, read_at)
         wanted = list(dict.fromkeys(streams))
-        for stream in wanted:
-            if stream not in self.supported_streams:
-                result.errors[stream] = ObjectUnavailableError(
-                    f"meter {self._endpoint.meter_id}: the dlms driver does not read {stream}")
-        todo = [stream for stream in wanted if stream in self.supported_streams]
+        todo = unsupported_streams(self.protocol, self._endpoint.meter_id, wanted,
+                                   self.supported_streams, result)
         if todo:
             await self._read_associated(todo, result, read_at, since, until)
         if not result.streams() and result.errors:
@@ -470,9 +473,4 @@ class DlmsDriver:
             client.link.forget()
 
     def _tag(self, error: IsuError) -> IsuError:
-        prefix = f"meter {self._endpoint.meter_id}: "
-        if str(error).startswith(prefix):
-            return error
-        tagged = type(error)(prefix + str(error))
-        tagged.__cause__ = error
-        return tagged
+        return tag_error(self._endpoint.meter_id, error)

@@ -31,12 +31,11 @@ management device); for HDLC it is the meter's physical address (the lower HDLC 
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 from core.errors import ConfigError, IsuError
-from drivers.base import MeterEndpoint
+from drivers.base import MeterEndpoint, OptionsCache
 from drivers.dlms.hdlc import HdlcAddress
 
 __all__ = ["AUTHENTICATIONS", "DEFAULT_JOURNALS", "DEFAULT_READER_PASSWORD", "DlmsOptions"]
@@ -53,8 +52,6 @@ READER_CLIENT = 32
 _KEYS = frozenset({"transport", "client", "authentication", "system_title", "logical_device",
                    "max_info", "retries", "zones", "journals", "profile_stamp", "deviation",
                    "list_size"})
-_CHECKED: dict[str, tuple[dict[str, Any], DlmsOptions]] = {}
-_CHECKED_LIMIT = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +71,7 @@ class DlmsOptions:
 
     @classmethod
     def from_endpoint(cls, endpoint: MeterEndpoint) -> DlmsOptions:
-        # A collector builds a driver for every read of a meter, always with the same options.
-        known = _CHECKED.get(endpoint.meter_id)
-        if known is not None and known[0] == endpoint.options:
-            return known[1]
-        checked = cls._check(endpoint)
-        if len(_CHECKED) >= _CHECKED_LIMIT:
-            _CHECKED.clear()
-        _CHECKED[endpoint.meter_id] = (copy.deepcopy(endpoint.options), checked)
-        return checked
+        return _CHECKED.get(endpoint)
 
     @classmethod
     def _check(cls, endpoint: MeterEndpoint) -> DlmsOptions:
@@ -138,6 +127,9 @@ class DlmsOptions:
         except (IsuError, AssertionError) as exc:
             raise ConfigError(f"{where}: HDLC address {self.logical_device}/"
                               f"{endpoint.address}: {exc}") from None
+
+
+_CHECKED: OptionsCache[DlmsOptions] = OptionsCache(DlmsOptions._check)
 
 
 def _choice(options: dict[str, Any], key: str, allowed: tuple[str, ...], default: str,

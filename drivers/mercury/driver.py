@@ -30,7 +30,13 @@ from core.errors import (
     UnexpectedResponseError,
 )
 from core.model import ClockItem, InfoItem, ReadingItem, Stream, utc_now
-from drivers.base import MeterEndpoint, ReadResult, endpoint_zone
+from drivers.base import (
+    MeterEndpoint,
+    ReadResult,
+    endpoint_zone,
+    tag_error,
+    unsupported_streams,
+)
 from drivers.mercury.answer import Payload
 from drivers.mercury.frame import Param, RequestCode
 from drivers.mercury.instant_reader import read_instant
@@ -138,13 +144,8 @@ class Mercury230Driver:
         read_at = self._now()
         result = ReadResult(self._endpoint.meter_id, read_at)
         wanted = list(dict.fromkeys(streams))
-        for stream in wanted:
-            if stream not in self.supported_streams:
-                result.errors[stream] = ObjectUnavailableError(
-                    f"meter {self._endpoint.meter_id}: the mercury230 driver does not read "
-                    f"the {stream} stream"
-                )
-        todo = [stream for stream in wanted if stream in self.supported_streams]
+        todo = unsupported_streams(self.protocol, self._endpoint.meter_id, wanted,
+                                   self.supported_streams, result)
         if todo:
             await self._read_open(todo, result, read_at, since, until)
         if not result.streams() and result.errors:
@@ -400,9 +401,4 @@ class Mercury230Driver:
                    extra=self._extra)
 
     def _tag(self, error: IsuError) -> IsuError:
-        prefix = f"meter {self._endpoint.meter_id}: "
-        if str(error).startswith(prefix):
-            return error
-        tagged = type(error)(prefix + str(error))
-        tagged.__cause__ = error
-        return tagged
+        return tag_error(self._endpoint.meter_id, error)

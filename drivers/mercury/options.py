@@ -12,12 +12,11 @@ ending then; default) or "start" (docs/reference/mercury-protocol.md §1.10).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 from core.errors import ConfigError
-from drivers.base import MeterEndpoint
+from drivers.base import MeterEndpoint, OptionsCache
 from drivers.mercury.frame import AccessLevel
 from drivers.mercury.journals import DEFAULT_JOURNALS, KNOWN_JOURNALS
 from drivers.mercury.password import PasswordEncoding
@@ -31,9 +30,6 @@ PROFILE_STAMPS = ("end", "start")
 INSTANT_MODES = ("phases", "single")
 
 
-#: Meter id → (its options as given, the result): the options last checked for each meter.
-_CHECKED: dict[str, tuple[dict[str, Any], MercuryOptions]] = {}
-_CHECKED_LIMIT = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +44,7 @@ class MercuryOptions:
 
     @classmethod
     def from_endpoint(cls, endpoint: MeterEndpoint) -> MercuryOptions:
-        # A collector builds a driver for every read of a meter, always with the same options.
-        known = _CHECKED.get(endpoint.meter_id)
-        if known is not None and known[0] == endpoint.options:
-            return known[1]
-        checked = cls._check(endpoint)
-        if len(_CHECKED) >= _CHECKED_LIMIT:
-            _CHECKED.clear()
-        _CHECKED[endpoint.meter_id] = (copy.deepcopy(endpoint.options), checked)
-        return checked
+        return _CHECKED.get(endpoint)
 
     @classmethod
     def _check(cls, endpoint: MeterEndpoint) -> MercuryOptions:
@@ -94,3 +82,6 @@ class MercuryOptions:
                               f"{', '.join(PROFILE_STAMPS)}")
         return cls(level, encoding, tuple(dict.fromkeys(zones)), mode,
                    tuple(dict.fromkeys(journals)), pointer, stamp)
+
+
+_CHECKED: OptionsCache[MercuryOptions] = OptionsCache(MercuryOptions._check)

@@ -34,7 +34,7 @@ from core.errors import (
 )
 from core.model import ClockItem, EventItem, InfoItem, ReadingItem, Stream, utc_now
 from core.obis import EnergyKind, energy_obis
-from drivers.base import MeterEndpoint, ReadResult, endpoint_zone
+from drivers.base import MeterEndpoint, ReadResult, endpoint_zone, tag_error
 from drivers.mercury.m200.answer import Payload
 from drivers.mercury.m200.events import EVENT_COMMANDS, event_journal, event_type
 from drivers.mercury.m200.frame import MAX_ADDRESS, Command, Request
@@ -301,9 +301,4 @@ class Mercury200Driver:
                        data.hex(" "), extra=self._extra)
 
     def _tag(self, error: IsuError) -> IsuError:
-        prefix = f"meter {self._endpoint.meter_id}: "
-        if str(error).startswith(prefix):
-            return error
-        tagged = type(error)(prefix + str(error))
-        tagged.__cause__ = error
-        return tagged
+        return tag_error(self._endpoint.meter_id, error)
