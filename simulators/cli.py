@@ -18,10 +18,6 @@ same name means.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import json
-import signal
 import sys
 import tomllib
 from datetime import datetime
@@ -34,6 +30,7 @@ from core.config import format_validation_error, load_toml
 from core.errors import ConfigError
 from core.tariffs import SINGLE_RATE, THREE_ZONE, TWO_ZONE
 from simulators.dlms.cli import add_dlms_arguments, run_dlms
+from simulators.lifecycle import run_until_signal
 from simulators.mercury200.cli import add_mercury200_arguments, run_mercury200
 from simulators.mercury230.clock import ScaledClock
 from simulators.mercury230.config import ControlConfig, FleetConfig
@@ -211,31 +208,5 @@ async def run_sim(args: argparse.Namespace) -> int:
         return await run_dlms(args, clock)  # refuses a protocol given with a file as well
     if args.config is not None and _file_protocol(args.config) == "mercury200":
         return await run_mercury200(args)  # refuses a protocol given as well
-    try:
-        config = build_fleet_config(args)
-        fleet = SimulatorFleet.from_config(config, clock=_clock(args))
-        await fleet.start()
-    except ConfigError as exc:
-        print(f"isu sim: {exc}", file=sys.stderr)
-        return 1
-    try:
-        print(json.dumps(fleet.describe()), flush=True)
-        await _wait_for_signal()
-    finally:
-        await fleet.close()
-    return 0
-
-
-async def _wait_for_signal() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    installed = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
-            installed.append(signum)
-    try:
-        await stop.wait()
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
+    return await run_until_signal(
+        lambda: SimulatorFleet.from_config(build_fleet_config(args), clock=_clock(args)))

@@ -17,12 +17,7 @@ In-process use (tests)::
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import logging
-import signal
-import sys
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
@@ -33,6 +28,7 @@ from simulators.dlms.commands import run_command
 from simulators.dlms.config import DlmsBusConfig, DlmsFleetConfig, default_serial
 from simulators.dlms.meter import SpodesMeter
 from simulators.dlms.simulator import DlmsSimulator, client_levels
+from simulators.lifecycle import run_until_signal
 from simulators.mercury230.clock import Clock, system_clock
 from simulators.mercury230.config import parse_listen
 from simulators.serial import PtyPort
@@ -169,29 +165,4 @@ class DlmsFleet:
 async def run_fleet(fleet: DlmsFleet) -> int:
     """Start ``fleet``, print where it listens, run until SIGINT or SIGTERM; 0 after a clean
     stop, 1 when it cannot start (the reason on standard error, nothing on standard output)."""
-    try:
-        await fleet.start()
-    except ConfigError as exc:
-        print(f"isu sim: {exc}", file=sys.stderr)
-        return 1
-    try:
-        print(json.dumps(fleet.describe()), flush=True)
-        await _wait_for_signal()
-    finally:
-        await fleet.close()
-    return 0
-
-
-async def _wait_for_signal() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    installed = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
-            installed.append(signum)
-    try:
-        await stop.wait()
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
+    return await run_until_signal(lambda: fleet)

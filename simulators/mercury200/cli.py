@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import signal
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -38,6 +36,7 @@ from core.config import format_validation_error, load_toml
 from core.errors import ConfigError
 from core.tariffs import SINGLE_RATE, THREE_ZONE, TWO_ZONE
 from drivers.mercury.m200.frame import MeterModel
+from simulators.lifecycle import run_until_signal
 from simulators.mercury200.config import Fleet200Config
 from simulators.mercury200.fleet import Fleet200
 from simulators.mercury230.clock import ScaledClock
@@ -186,22 +185,7 @@ def build_fleet(args: argparse.Namespace, clock: ScaledClock | None = None) -> F
 
 async def run_mercury200(args: argparse.Namespace) -> int:
     """Run until SIGINT or SIGTERM; 0 after a clean stop, 1 when the setup is unusable."""
-    try:
-        fleet = build_fleet(args)
-        await fleet.start()
-    except ConfigError as exc:
-        print(f"isu sim: {exc}", file=sys.stderr)
-        return 1
-    try:
-        print(json.dumps(fleet.describe()), flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
-    finally:
-        await fleet.close()
-    return 0
+    return await run_until_signal(lambda: build_fleet(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
