@@ -130,11 +130,17 @@ def _fleet_toml(meters: int, buses: int) -> str:
         count = meters // buses + (1 if bus < meters % buses else 0)
         lines += ["[[bus]]", f'name = "line-{bus + 1}"', 'listen = "127.0.0.1:0"', ""]
         for address in range(1, count + 1):
-            lines += ["[[bus.meter]]", f"address = {address}"]
+            # Forty days of history: this month's and last month's snapshots, a journal.
+            lines += ["[[bus.meter]]", f"address = {address}", "history_days = 40"]
             if address % 5 == 0:
                 lines.append('schedule = "three-zone"')
             lines.append("")
     return "\n".join(lines)
+
+
+#: Every stream, so that each block and screen of the API has data (issue: the demo fills every
+#: block); the history streams catch up from the collector's ledger after the first read.
+_DEMO_STREAMS = ["current", "instant", "clock", "info", "daily", "monthly", "interval", "events"]
 
 
 def _collector_toml(
@@ -165,7 +171,7 @@ def _collector_toml(
                 f"address = {meter['address']}",
                 f'password_file = "{workdir / "meter-password"}"',
             ]
-            lines += ['streams = ["current", "instant", "clock", "info"]', ""]
+            lines += [f"streams = {json.dumps(_DEMO_STREAMS)}", ""]
     return "\n".join(lines)
 
 
@@ -281,7 +287,8 @@ def _get_json(url: str, key: str) -> Any:
 
 
 def _served_meters(api: str, key: str, expected: set[str]) -> set[str]:
-    """The expected meters whose current readings the API serves."""
+    """The expected meters whose every readings block the API serves: end of day, end of
+    billing period, interval consumption and current values (the history streams included)."""
     try:
         listed = {meter["meter_id"] for meter in _get_json(f"{api}/api/v1/meters", key)}
     except (urllib.error.URLError, OSError, ValueError):
@@ -292,8 +299,7 @@ def _served_meters(api: str, key: str, expected: set[str]) -> set[str]:
             readings = _get_json(f"{api}/api/v1/meters/{meter_id}/readings", key)
         except (urllib.error.URLError, OSError, ValueError):
             continue
-        current = next(block for block in readings["blocks"] if block["type"] == "current")
-        if current["as_of"] is not None:
+        if all(block["as_of"] is not None for block in readings["blocks"]):
             served.add(meter_id)
     return served
 
