@@ -9,8 +9,15 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from api.dependencies import Services, caller_scope, services
 from api.errors import error_responses
 from api.formats import billing_ratio, local_isoformat, month_start, ratio_text, zone_info
-from api.queries import Scope, find_meter, interval_totals, list_meters, register_snapshot
-from api.readings import build_interval_block, build_register_block
+from api.queries import (
+    Scope,
+    contract_zone_schedule,
+    find_meter,
+    interval_rows,
+    list_meters,
+    register_snapshot,
+)
+from api.readings import build_interval_block, build_register_block, contract_schedule
 from api.schemas import BlockType, MeterReadings, MeterSummary, example_of
 from core.model import ID_PATTERN, Stream
 
@@ -98,13 +105,16 @@ async def get_readings(meter_id: MeterId, scope: CallerScope, shared: Shared) ->
             block: await register_snapshot(conn, meter_id, stream)
             for block, stream in _REGISTER_BLOCKS.items()
         }
-        totals = await interval_totals(conn, meter_id, month_start(now, zone), now)
+        since = month_start(now, zone)
+        intervals = await interval_rows(conn, meter_id, since, now)
+        setting = await contract_zone_schedule(conn, meter_id)
+    schedule = contract_schedule(*(setting or (None, None)), meter_id=meter_id)
     ratio = billing_ratio(meter.ct_ratio, meter.vt_ratio)
     register = {
         block: build_register_block(block, values, ratio, zone, meter_id=meter_id)
         for block, values in snapshots.items()
     }
-    interval = build_interval_block(totals, ratio, zone, meter_id=meter_id)
+    interval = build_interval_block(intervals, ratio, zone, schedule, since, meter_id=meter_id)
     return MeterReadings(
         meter_id=meter.meter_id,
         time_zone=zone.key,

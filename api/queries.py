@@ -17,16 +17,17 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from api.readings import IntervalTotal, RegisterValue
+from api.readings import IntervalRow, RegisterValue
 from core.errors import StorageError
-from core.model import Quality, Stream
+from core.model import Stream
 from core.obis import ENERGY_KINDS, energy_obis, interval_obis
 
 __all__ = [
     "MeterRecord",
     "Scope",
+    "contract_zone_schedule",
     "find_meter",
-    "interval_totals",
+    "interval_rows",
     "list_meters",
     "register_snapshot",
 ]
@@ -187,28 +188,44 @@ async def register_snapshot(conn: Connection, meter_id: str, stream: Stream) -> 
     ]
 
 
-async def interval_totals(
+async def interval_rows(
     conn: Connection, meter_id: str, since: datetime, until: datetime
-) -> list[IntervalTotal]:
-    """Interval energy of each kind over intervals starting in ``[since, until)``.
+) -> list[IntervalRow]:
+    """The energy intervals (``1.0.C.29.0.255``) that start in ``[since, until)``, oldest first.
 
-    Intervals of quality ``invalid`` are left out; ``end`` is the end of the last interval.
+    One range scan of ``interval_readings_meter_ts`` (meter_id, ts DESC), read backwards: a
+    month of half-hours of four kinds is about 6000 rows. ``invalid`` rows come too, so the
+    caller can tell that some were left out (:func:`api.readings.build_interval_block`).
     """
     query = (
-        "SELECT obis, unit, sum(value), max(ts + make_interval(secs => period_s))"
-        " FROM interval_readings"
-        " WHERE meter_id = %(meter)s AND obis = ANY(%(codes)s::text[])"
-        "   AND ts >= %(since)s AND ts < %(until)s AND quality > %(invalid)s"
-        " GROUP BY obis, unit"
+        "SELECT obis, ts, period_s, value, unit, quality FROM interval_readings"
+        " WHERE meter_id = %(meter)s AND ts >= %(since)s AND ts < %(until)s"
+        "   AND obis = ANY(%(codes)s::text[])"
+        " ORDER BY ts"
     )
-    params = {
-        "meter": meter_id,
-        "codes": _INTERVAL_CODES,
-        "since": since,
-        "until": until,
-        "invalid": Quality.INVALID.rank,
-    }
-    with _storage(f"summing intervals of meter {meter_id}"):
+    params = {"meter": meter_id, "codes": _INTERVAL_CODES, "since": since, "until": until}
+    with _storage(f"reading intervals of meter {meter_id}"):
         cursor = await conn.execute(query, params)
         rows = await cursor.fetchall()
-    return [IntervalTotal(obis, unit, total, end) for obis, unit, total, end in rows]
+    return [IntervalRow(*row) for row in rows]
+
+
+async def contract_zone_schedule(conn: Connection, meter_id: str) -> tuple[str | None, Any] | None:
+    """``(zone_schedule, zone_switches)`` of the contract the meter's metering point lies in.
+
+    ``None`` for a meter outside the registry's tree; the pair's values are ``None`` for a
+    contract that names no schedule (docs/registry.md). The meter's visibility is the caller's
+    business (:func:`find_meter` first).
+    """
+    query = (
+        "SELECT c.zone_schedule, c.zone_switches FROM meters AS m"
+        " JOIN metering_points AS mp ON mp.id = m.metering_point_id"
+        " JOIN connection_points AS cp ON cp.id = mp.connection_point_id"
+        " JOIN energy_objects AS eo ON eo.id = cp.energy_object_id"
+        " JOIN contracts AS c ON c.id = eo.contract_id"
+        " WHERE m.meter_id = %s"
+    )
+    with _storage(f"reading the zone schedule of meter {meter_id}"):
+        cursor = await conn.execute(query, (meter_id,))
+        row = await cursor.fetchone()
+    return None if row is None else (row[0], row[1])

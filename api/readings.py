@@ -2,33 +2,43 @@
 
 A register block (end of day, end of billing period, current values) is one snapshot: the values
 of the stream at its newest ``ts``, which is the block's ``as_of``. The interval block is the
-energy of the interval profile summed from the start of the current local month. Every block
-has the rows A+, A-, R+, R- in that order; the zone columns are the zones with data; the sum is
-the stored total register (T = 0) when there is one, else the sum of the zones. Values are
-billing values: the meter's own, converted to kWh or kvarh and multiplied by the ratio.
+energy of the interval profile from the start of the current local month, split into the tariff
+zones of the meter's contract (:func:`contract_schedule`, :mod:`core.zone_split`). Every block
+has the rows A+, A-, R+, R- in that order. A register block's zone columns are the zones with
+data and its sum is the stored total register (T = 0) when there is one, else the sum of the
+zones; the interval block's columns are the zones of its schedule and its sum is the whole
+interval energy. Values are billing values: the meter's own, converted to kWh or kvarh and
+multiplied by the ratio.
 
-A value of quality ``invalid`` (DESIGN §3) is not a billing value: it shows as missing.
+A value of quality ``invalid`` (DESIGN §3) is not a billing value: it shows as missing. A block's
+``quality`` is the worst quality among what it counts.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
-from decimal import Decimal
+from datetime import datetime, time, timedelta, tzinfo
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, Inexact, localcontext
+from typing import Any
 
-from api.formats import energy_text, local_isoformat, to_kilo, zone_label
+from api.formats import ENERGY_PLACES, energy_text, local_isoformat, to_kilo, zone_label
 from api.schemas import BlockType, ReadingsBlock, ReadingsRow
 from core.model import Quality
 from core.obis import ENERGY_KINDS, EnergyKind, interval_obis, parse_energy_obis
+from core.tariffs import SINGLE_RATE, ZoneSchedule, schedule_named
+from core.zone_split import IntervalEnergy, split_by_zone, zone_shares
 
 __all__ = [
+    "DEFAULT_SCHEDULE",
     "SUM_COLUMN",
-    "IntervalTotal",
+    "IntervalRow",
     "RegisterValue",
     "build_interval_block",
     "build_register_block",
+    "contract_schedule",
     "empty_block",
 ]
 
@@ -37,8 +47,14 @@ logger = logging.getLogger(__name__)
 #: The key of the sum column in a row's values («СУММ»).
 SUM_COLUMN = "sum"
 
+#: The schedule of a meter outside any contract, or of a contract that names none: the single
+#: rate («круглосуточный», research/domain.md). Zones are a tariff the consumer chooses; where
+#: none was chosen, splitting by day and night would invent one.
+DEFAULT_SCHEDULE = SINGLE_RATE
+
 _INVALID = Quality.INVALID.rank
 _INTERVAL_KINDS = {interval_obis(kind): kind for kind in ENERGY_KINDS}
+_QUALITY_OF_RANK = {quality.rank: quality for quality in Quality}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,18 +69,50 @@ class RegisterValue:
 
 
 @dataclass(frozen=True, slots=True)
-class IntervalTotal:
-    """Interval energy of one channel summed over a period; ``end`` closes its last interval."""
+class IntervalRow:
+    """One stored interval ``[ts, ts + period_s)`` (the meter's own value, in its stored unit)."""
 
     obis: str
+    ts: datetime
+    period_s: int
+    value: Decimal
     unit: str
-    total: Decimal
-    end: datetime
+    quality: int = Quality.OK.rank
 
 
-def empty_block(block_type: BlockType) -> ReadingsBlock:
+def contract_schedule(
+    name: str | None, switches: Any = None, *, meter_id: str = ""
+) -> ZoneSchedule:
+    """The schedule a contract's ``zone_schedule`` and ``zone_switches`` name (docs/registry.md).
+
+    ``None`` (no contract, or a contract without a schedule) is :data:`DEFAULT_SCHEDULE`; so is
+    an entry that cannot be read, which the registry's checks should never let through (logged).
+    """
+    if name is None:
+        return DEFAULT_SCHEDULE
+    try:
+        if name == "custom":
+            points = tuple((time.fromisoformat(start), int(zone)) for start, zone in switches)
+            return ZoneSchedule("custom", points)
+        return schedule_named(name)
+    except (TypeError, ValueError) as exc:
+        logger.warning(
+            "meter %s: contract zone schedule %r unusable (%s), using %s",
+            meter_id,
+            name,
+            exc,
+            DEFAULT_SCHEDULE.name,
+            extra={"meter_id": meter_id},
+        )
+        return DEFAULT_SCHEDULE
+
+
+def empty_block(block_type: BlockType, zone_schedule: str | None = None) -> ReadingsBlock:
     """A block without data: still four rows, every value missing, ``as_of`` null."""
-    return _block(block_type, None, [], {kind: {SUM_COLUMN: None} for kind in ENERGY_KINDS})
+    cells: dict[EnergyKind, dict[str, Decimal | None]] = {
+        kind: {SUM_COLUMN: None} for kind in ENERGY_KINDS
+    }
+    return _block(block_type, None, [], cells, None, zone_schedule)
 
 
 def build_register_block(
@@ -82,6 +130,7 @@ def build_register_block(
     as_of = max(value.ts for value in values)
     totals: dict[EnergyKind, Decimal] = {}
     zoned: dict[EnergyKind, dict[int, Decimal]] = {kind: {} for kind in ENERGY_KINDS}
+    worst: Quality | None = None
     for value in values:
         if value.ts != as_of or value.quality <= _INVALID:
             continue
@@ -96,6 +145,7 @@ def build_register_block(
                 extra={"meter_id": meter_id},
             )
             continue
+        worst = _worse(worst, _QUALITY_OF_RANK[value.quality])
         kind, tariff = channel
         if tariff == 0:
             totals[kind] = amount * ratio
@@ -107,39 +157,154 @@ def build_register_block(
         row: dict[str, Decimal | None] = {zone_label(t): zoned[kind].get(t) for t in used}
         row[SUM_COLUMN] = _row_sum(totals.get(kind), zoned[kind].values())
         cells[kind] = row
-    return _block(block_type, local_isoformat(as_of, zone), [zone_label(t) for t in used], cells)
+    labels = [zone_label(t) for t in used]
+    return _block(block_type, local_isoformat(as_of, zone), labels, cells, worst, None)
 
 
 def build_interval_block(
-    totals: Iterable[IntervalTotal],
+    rows: Iterable[IntervalRow],
     ratio: Decimal,
     zone: tzinfo,
+    schedule: ZoneSchedule,
+    since: datetime,
     *,
     meter_id: str = "",
 ) -> ReadingsBlock:
-    """The interval block: the whole of each kind in the sum column (no zone split yet)."""
-    sums: dict[EnergyKind, Decimal] = {}
-    ends: list[datetime] = []
-    for entry in totals:
-        kind = _INTERVAL_KINDS.get(entry.obis)
-        amount = to_kilo(entry.total, entry.unit)
-        if kind is None or amount is None:
-            logger.warning(
-                "meter %s: skipping interval channel %s in unit %r",
-                meter_id,
-                entry.obis,
-                entry.unit,
-                extra={"meter_id": meter_id},
-            )
+    """The interval block of ``rows``, the intervals that start from ``since`` on.
+
+    Each kind's energy is split into the zones of ``schedule`` in local time (``zone``), then
+    multiplied by ``ratio``, then rounded once for display so that the shown zones add up to the
+    shown sum (:func:`_displayed`). ``as_of`` ends the last counted interval. ``quality`` is the
+    worst counted interval's, and at most ``incomplete`` when an ``invalid`` interval was left
+    out or a kind's intervals leave a gap between ``since`` and ``as_of``.
+    """
+    profile = _prepare(rows, schedule, zone, since, meter_id)
+    if profile.end is None:
+        return empty_block(BlockType.INTERVAL, schedule.name)
+    split = split_by_zone(profile.intervals, schedule, zone)
+    quality = _worse(split.quality, Quality.INCOMPLETE) if profile.incomplete else split.quality
+    labels = [zone_label(tariff) for tariff in schedule.zones]
+    cells: dict[EnergyKind, dict[str, Decimal | None]] = {}
+    for kind in ENERGY_KINDS:
+        totals = split.kinds.get(kind)
+        if totals is None:
+            cells[kind] = dict.fromkeys([*labels, SUM_COLUMN])
             continue
-        sums[kind] = sums.get(kind, Decimal(0)) + amount * ratio
-        ends.append(entry.end)
-    if not ends:
-        return empty_block(BlockType.INTERVAL)
-    cells: dict[EnergyKind, dict[str, Decimal | None]] = {
-        kind: {SUM_COLUMN: sums.get(kind)} for kind in ENERGY_KINDS
-    }
-    return _block(BlockType.INTERVAL, local_isoformat(max(ends), zone), [], cells)
+        with _exact():  # the zones times the ratio still add up to the total times the ratio
+            zones = {tariff: share * ratio for tariff, share in totals.zones.items()}
+            shown, total = _displayed(zones, totals.total * ratio)
+        cells[kind] = {**{zone_label(t): shown[t] for t in schedule.zones}, SUM_COLUMN: total}
+    as_of = local_isoformat(profile.end, zone)
+    return _block(BlockType.INTERVAL, as_of, labels, cells, quality, schedule.name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """The counted intervals of a block, ready for :func:`core.zone_split.split_by_zone`."""
+
+    intervals: list[IntervalEnergy]
+    end: datetime | None
+    incomplete: bool
+
+
+def _prepare(
+    rows: Iterable[IntervalRow],
+    schedule: ZoneSchedule,
+    zone: tzinfo,
+    since: datetime,
+    meter_id: str,
+) -> _Profile:
+    """Rows as kWh or kvarh intervals; those that lie inside one zone summed per zone.
+
+    The split adds an interval inside one zone whole to that zone, so summing such intervals
+    first (exactly) changes nothing but the work: a month of half-hours of four kinds costs one
+    zone lookup per distinct interval and a handful of intervals to split. An interval that
+    straddles a switch goes to the split on its own. ``incomplete`` says that an ``invalid``
+    interval was left out or that a kind's intervals leave a gap in ``[since, end)``.
+    """
+    shares: dict[tuple[datetime, int], list[tuple[int, int]]] = {}
+    groups: dict[tuple[EnergyKind, int, Quality], tuple[IntervalRow, Decimal]] = {}
+    straddling: list[IntervalEnergy] = []
+    reach: dict[EnergyKind, datetime] = {}
+    skipped: set[tuple[str, str]] = set()
+    end: datetime | None = None
+    incomplete = False
+    with _exact():
+        for row in sorted(rows, key=lambda r: r.ts):
+            kind = _INTERVAL_KINDS.get(row.obis)
+            amount = to_kilo(row.value, row.unit)
+            if kind is None or amount is None:
+                skipped.add((row.obis, row.unit))
+                continue
+            quality = _QUALITY_OF_RANK[row.quality]
+            if quality is Quality.INVALID:
+                incomplete = True
+                continue
+            row_end = row.ts + timedelta(seconds=row.period_s)
+            covered = reach.get(kind, since)
+            incomplete = incomplete or row.ts > covered
+            reach[kind] = max(covered, row_end)
+            end = row_end if end is None else max(end, row_end)
+            pieces = shares.get((row.ts, row.period_s))
+            if pieces is None:
+                pieces = zone_shares(schedule, zone, row.ts, row.period_s)
+                shares[row.ts, row.period_s] = pieces
+            if len(pieces) > 1:
+                straddling.append(IntervalEnergy(kind, row.ts, row.period_s, amount, quality))
+                continue
+            key = (kind, pieces[0][0], quality)
+            first, total = groups.get(key, (row, Decimal(0)))
+            groups[key] = (first, total + amount)
+    for obis, unit in sorted(skipped):
+        logger.warning(
+            "meter %s: skipping interval channel %s in unit %r",
+            meter_id,
+            obis,
+            unit,
+            extra={"meter_id": meter_id},
+        )
+    whole = [
+        IntervalEnergy(kind, first.ts, first.period_s, total, quality)
+        for (kind, _, quality), (first, total) in groups.items()
+    ]
+    if end is not None and any(covered < end for covered in reach.values()):
+        incomplete = True
+    return _Profile([*whole, *straddling], end, incomplete)
+
+
+def _displayed(zones: Mapping[int, Decimal], total: Decimal) -> tuple[dict[int, Decimal], Decimal]:
+    """Zones and total at the API's precision, the zones adding up exactly to the total.
+
+    The total is rounded half up, as every energy value (docs/api.md, "Energy"). Each zone is
+    rounded down, and the thousandths still missing go to the zones with the largest remainders
+    (ties: the lower zone), so a zone differs from its exact value by less than one thousandth
+    and a zone that is exact at this precision is never changed. ``zones`` must add up to
+    ``total`` exactly, as :func:`core.zone_split.split_by_zone` guarantees.
+    """
+    scaled = {tariff: value.scaleb(ENERGY_PLACES) for tariff, value in zones.items()}
+    units = {tariff: int(v.to_integral_value(ROUND_FLOOR)) for tariff, v in scaled.items()}
+    total_units = int(total.scaleb(ENERGY_PLACES).to_integral_value(ROUND_HALF_UP))
+    missing = total_units - sum(units.values())
+    if not 0 <= missing <= len(units):
+        raise ValueError(f"zones {dict(zones)} do not add up to {total}")
+    by_remainder = sorted(scaled, key=lambda t: (units[t] - scaled[t], t))
+    for tariff in by_remainder[:missing]:
+        units[tariff] += 1
+    shown = {tariff: Decimal(n).scaleb(-ENERGY_PLACES) for tariff, n in units.items()}
+    return shown, Decimal(total_units).scaleb(-ENERGY_PLACES)
+
+
+@contextmanager
+def _exact() -> Iterator[None]:
+    """Decimal arithmetic that raises rather than round (far beyond any meter's digits)."""
+    with localcontext() as context:
+        context.prec = 60
+        context.traps[Inexact] = True
+        yield
+
+
+def _worse(current: Quality | None, other: Quality) -> Quality:
+    return other if current is None or other.rank < current.rank else current
 
 
 def _row_sum(total: Decimal | None, zones: Iterable[Decimal]) -> Decimal | None:
@@ -154,6 +319,8 @@ def _block(
     as_of: str | None,
     zones: Sequence[str],
     cells: dict[EnergyKind, dict[str, Decimal | None]],
+    quality: Quality | None,
+    zone_schedule: str | None,
 ) -> ReadingsBlock:
     rows = [
         ReadingsRow(
@@ -165,5 +332,11 @@ def _block(
         for kind in ENERGY_KINDS
     ]
     return ReadingsBlock(
-        type=block_type, title=block_type.title_ru, as_of=as_of, zones=list(zones), rows=rows
+        type=block_type,
+        title=block_type.title_ru,
+        as_of=as_of,
+        quality=None if quality is None else quality.value,
+        zone_schedule=zone_schedule,
+        zones=list(zones),
+        rows=rows,
     )

@@ -7,7 +7,7 @@ rendered by :mod:`api.formats` before they reach these models, so the models hol
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
@@ -176,6 +176,8 @@ _PERIOD_END_EXAMPLE = {
     "type": "period_end",
     "title": BlockType.PERIOD_END.title_ru,
     "as_of": "2026-11-01T00:00:00+03:00",
+    "quality": "ok",
+    "zone_schedule": None,
     "zones": _ZONES,
     "rows": _rows(
         {
@@ -191,6 +193,8 @@ _DAY_END_EXAMPLE = {
     "type": "day_end",
     "title": BlockType.DAY_END.title_ru,
     "as_of": None,
+    "quality": None,
+    "zone_schedule": None,
     "zones": [],
     "rows": _rows({kind: [None] for kind in ("A+", "A-", "R+", "R-")}, []),
 }
@@ -198,16 +202,25 @@ _INTERVAL_EXAMPLE = {
     "type": "interval",
     "title": BlockType.INTERVAL.title_ru,
     "as_of": "2026-11-22T15:30:00+03:00",
-    "zones": [],
+    "quality": "incomplete",
+    "zone_schedule": "two-zone",
+    "zones": ["T1", "T2"],
     "rows": _rows(
-        {"A+": ["1.250"], "A-": ["0.000"], "R+": ["0.310"], "R-": ["0.002"]},
-        [],
+        {
+            "A+": ["0.950", "0.300", "1.250"],
+            "A-": [None, None, None],
+            "R+": ["0.250", "0.060", "0.310"],
+            "R-": ["0.002", "0.000", "0.002"],
+        },
+        ["T1", "T2"],
     ),
 }
 _CURRENT_EXAMPLE = {
     "type": "current",
     "title": BlockType.CURRENT.title_ru,
     "as_of": "2026-11-22T15:30:00+03:00",
+    "quality": "ok",
+    "zone_schedule": None,
     "zones": _ZONES,
     "rows": _rows(
         {
@@ -232,7 +245,19 @@ class ReadingsBlock(BaseModel):
         description="time the values refer to, with the meter's UTC offset; null without data",
         json_schema_extra=_LOCAL_TIME,
     )
-    zones: list[str] = Field(description="zone columns that have data, e.g. T1, T2, T3")
+    quality: Literal["ok", "incomplete", "estimated"] | None = Field(
+        description="the worst quality among the values the block counts; the interval block is "
+        "also incomplete when an invalid interval was left out or intervals are missing since "
+        "the start of the month; null without data"
+    )
+    zone_schedule: str | None = Field(
+        description="interval block: the contract's zone schedule that split it (single, "
+        "two-zone, three-zone or custom; single without a contract); null for register blocks"
+    )
+    zones: list[str] = Field(
+        description="zone columns: a register block's zones with data (e.g. T1, T2, T3); the "
+        "interval block's schedule zones, or none without data"
+    )
     rows: list[ReadingsRow] = Field(description="exactly four rows: A+, A-, R+, R-")
 
 

@@ -193,12 +193,14 @@ async def test_current_is_one_snapshot_with_the_zones_in_use(dsn: str) -> None:
 async def test_interval_sums_the_month_so_far(dsn: str) -> None:
     block = (await readings(dsn, "M230-0042"))["blocks"][2]
     assert block["as_of"] == "2026-11-22T15:00:00+03:00"  # end of the last interval
-    assert block["zones"] == []
+    # no contract: the single-rate schedule (docs/api.md); most half-hours are missing
+    assert (block["zone_schedule"], block["quality"]) == ("single", "incomplete")
+    assert block["zones"] == ["T1"]
     assert table(block) == {
-        "A+": {"sum": "0.750"},
-        "A-": {"sum": None},
-        "R+": {"sum": "0.125"},
-        "R-": {"sum": None},
+        "A+": {"T1": "0.750", "sum": "0.750"},
+        "A-": {"T1": None, "sum": None},
+        "R+": {"T1": "0.125", "sum": "0.125"},
+        "R-": {"T1": None, "sum": None},
     }
 
 
@@ -212,7 +214,8 @@ async def test_ratio_and_offset_of_a_meter_in_yekaterinburg(dsn: str) -> None:
     assert table(current)["A+"] == {"T1": "100.000", "T2": "23.400", "sum": "123.400"}
     # the month starts at local midnight: this hour belongs to November in Yekaterinburg
     assert interval["as_of"] == "2026-11-01T01:00:00+05:00"
-    assert table(interval)["A+"] == {"sum": "1.000"}
+    assert interval["quality"] == "ok"  # the month so far is that one hour, and it is there
+    assert table(interval)["A+"] == {"T1": "1.000", "sum": "1.000"}
     assert day_end["as_of"] is None
     assert period_end["as_of"] is None
 
@@ -227,6 +230,7 @@ async def test_a_meter_without_readings_has_four_empty_blocks(dsn: str) -> None:
     ]
     for block in body["blocks"]:
         assert block["as_of"] is None
+        assert block["quality"] is None
         assert block["zones"] == []
         assert table(block) == {kind: {"sum": None} for kind in ("A+", "A-", "R+", "R-")}
 
