@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from psycopg_pool import AsyncConnectionPool
 
-from api import health, meters
+from api import health, meters, tree
 from api.auth import KeyCache
 from api.config import ApiConfig
 from api.dependencies import Services, caller
@@ -109,7 +109,11 @@ def create_app(config: ApiConfig, *, clock: Callable[[], datetime] = utc_now) ->
     )
     app.state.metrics = metrics
     install_error_handlers(app)
-    routers = [("", health.router), (API_PREFIX, meters.router)]
+    routers = [
+        ("", health.router),
+        (API_PREFIX, meters.router),
+        (API_PREFIX, tree.router),
+    ]
     for prefix, router in routers:
         if prefix == API_PREFIX:
             # Every data route needs a key, whether or not it reads the caller's scope.

@@ -15,17 +15,18 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from api import schemas
+from api import schemas, tree_schemas
 
 __all__ = ["install_openapi"]
 
 
 def _models() -> dict[str, type[BaseModel]]:
     found: dict[str, type[BaseModel]] = {}
-    for name in schemas.__all__:
-        candidate = getattr(schemas, name)
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            found[name] = candidate
+    for module in (schemas, tree_schemas):
+        for name in module.__all__:
+            candidate = getattr(module, name)
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                found[name] = candidate
     return found
 
 
