@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from psycopg_pool import AsyncConnectionPool
 
-from api import archive, health, journal, meters, tree
+from api import archive, exports, health, journal, meters, tree
 from api.auth import KeyCache
 from api.config import ApiConfig
 from api.dependencies import Services, caller
@@ -112,6 +112,7 @@ def create_app(config: ApiConfig, *, clock: Callable[[], datetime] = utc_now) ->
     routers = [
         ("", health.router),
         (API_PREFIX, meters.router),
+        (API_PREFIX, exports.router),
         (API_PREFIX, journal.router),
         (API_PREFIX, archive.router),
         (API_PREFIX, tree.router),
