@@ -8,6 +8,7 @@ the client sends a new admin key, made as ``isu api-key create --admin`` makes i
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -21,12 +22,15 @@ import psycopg
 from api.app import create_app
 from api.config import ApiConfig
 from isu.apikey import create_key
+from timeseries.registry import import_registry
+from timeseries.registry_model import parse_json
 
 __all__ = [
     "ADMIN",
     "NOW",
     "api_client",
     "bearer",
+    "import_two_contracts",
     "insert_interval",
     "insert_meter",
     "insert_registers",
@@ -172,3 +176,35 @@ def insert_interval(
                 ts,
             ),
         )
+
+
+def _point(meter_id: str) -> dict[str, Any]:
+    return {"number": meter_id, "name": f"point {meter_id}", "meters": [{"meter_id": meter_id}]}
+
+
+#: Two contracts, ``77-A`` holding meter ``A1`` and ``77-B`` holding ``B1``, one energy object,
+#: connection point and metering point each: what scoped-key tests need.
+TWO_CONTRACTS = {
+    "schema": 1,
+    "contracts": [
+        {
+            "number": number,
+            "name": f"Contract {number}",
+            "energy_objects": [
+                {
+                    "number": "0001",
+                    "name": "object",
+                    "connection_points": [
+                        {"number": "1", "name": "input", "metering_points": [_point(meter)]}
+                    ],
+                }
+            ],
+        }
+        for number, meter in (("77-A", "A1"), ("77-B", "B1"))
+    ],
+}
+
+
+def import_two_contracts(conn: psycopg.Connection[Any]) -> None:
+    """Import :data:`TWO_CONTRACTS` as ``isu registry import`` does."""
+    import_registry(conn, parse_json(json.dumps(TWO_CONTRACTS)))

@@ -8,7 +8,6 @@ A1) and 77-B (meter B1) check the keys' scope.
 from __future__ import annotations
 
 import io
-import json
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,13 +20,12 @@ from openpyxl import load_workbook
 from isu.apikey import ContractScope, create_key
 from tests.integration.api_support import (
     api_client,
+    import_two_contracts,
     insert_interval,
     insert_meter,
     insert_registers,
     utc,
 )
-from timeseries.registry import import_registry
-from timeseries.registry_model import parse_json
 
 pytestmark = pytest.mark.services
 
@@ -39,31 +37,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def zones(code: str, *values: str) -> dict[str, str]:
     """``values`` of zones 0 (total), 1, 2… of one kind, ``""`` for a zone not stored."""
     return {code.format(zone): value for zone, value in enumerate(values) if value != ""}
-
-
-def _meter(meter_id: str) -> dict[str, Any]:
-    return {"number": meter_id, "name": f"point {meter_id}", "meters": [{"meter_id": meter_id}]}
-
-
-TREE = {
-    "schema": 1,
-    "contracts": [
-        {
-            "number": number,
-            "name": f"Contract {number}",
-            "energy_objects": [
-                {
-                    "number": "0001",
-                    "name": "object",
-                    "connection_points": [
-                        {"number": "1", "name": "input", "metering_points": [_meter(meter)]}
-                    ],
-                }
-            ],
-        }
-        for number, meter in (("77-A", "A1"), ("77-B", "B1"))
-    ],
-}
 
 
 @pytest.fixture
@@ -115,7 +88,7 @@ def dsn(fresh_database: str) -> str:
             conn, "EKB-0001", [(IA_PLUS, utc("2023-12-01T19:00"), "0.01")], period_s=3600
         )
 
-        import_registry(conn, parse_json(json.dumps(TREE)))
+        import_two_contracts(conn)
         for meter_id in ("A1", "B1"):
             insert_registers(conn, meter_id, "monthly", utc("2022-12-31T21:00"), zones(A_PLUS, "1"))
     return fresh_database

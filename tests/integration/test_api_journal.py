@@ -7,7 +7,6 @@ midnight. Contracts 77-A (meter A1) and 77-B (meter B1) check the keys' scope.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -18,9 +17,7 @@ import pytest
 
 from core.events import EVENT_KINDS
 from isu.apikey import ContractScope, create_key
-from tests.integration.api_support import api_client, insert_meter, utc
-from timeseries.registry import import_registry
-from timeseries.registry_model import parse_json
+from tests.integration.api_support import api_client, import_two_contracts, insert_meter, utc
 
 pytestmark = pytest.mark.services
 
@@ -67,31 +64,6 @@ OUTSIDE = [
 ]
 
 
-def _meter(meter_id: str) -> dict[str, Any]:
-    return {"number": meter_id, "name": f"point {meter_id}", "meters": [{"meter_id": meter_id}]}
-
-
-TREE = {
-    "schema": 1,
-    "contracts": [
-        {
-            "number": number,
-            "name": f"Contract {number}",
-            "energy_objects": [
-                {
-                    "number": "0001",
-                    "name": "object",
-                    "connection_points": [
-                        {"number": "1", "name": "input", "metering_points": [_meter(meter)]}
-                    ],
-                }
-            ],
-        }
-        for number, meter in (("77-A", "A1"), ("77-B", "B1"))
-    ],
-}
-
-
 @pytest.fixture
 def dsn(fresh_database: str) -> str:
     with psycopg.connect(fresh_database, autocommit=True) as conn:
@@ -112,7 +84,7 @@ def dsn(fresh_database: str) -> str:
         insert_events(  # the API's clock stands in November 2026
             conn, "EKB-0001", [(utc("2026-11-01T10:00"), "spodes:2", 9, POWER, "x", False, None)]
         )
-        import_registry(conn, parse_json(json.dumps(TREE)))
+        import_two_contracts(conn)
         for meter_id in ("A1", "B1"):
             insert_events(conn, meter_id, [DECEMBER[0]])
     return fresh_database
