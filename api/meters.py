@@ -13,7 +13,7 @@ from api.queries import (
     Scope,
     contract_zone_schedule,
     find_meter,
-    interval_rows,
+    interval_groups,
     list_meters,
     register_snapshot,
 )
@@ -106,7 +106,7 @@ async def get_readings(meter_id: MeterId, scope: CallerScope, shared: Shared) ->
             for block, stream in _REGISTER_BLOCKS.items()
         }
         since = month_start(now, zone)
-        intervals = await interval_rows(conn, meter_id, since, now)
+        intervals = await interval_groups(conn, meter_id, since, now, zone.key)
         setting = await contract_zone_schedule(conn, meter_id)
     schedule = contract_schedule(*(setting or (None, None)), meter_id=meter_id)
     ratio = billing_ratio(meter.ct_ratio, meter.vt_ratio)

@@ -5,11 +5,17 @@ The API's clock stands at 2026-11-22 12:30 UTC (15:30 in Moscow, 17:30 in Yekate
 
 from __future__ import annotations
 
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
+from api.queries import interval_groups
+from api.readings import IntervalGroup, IntervalRow, group_intervals
 from tests.integration.api_support import (
     NOW,
     api_client,
@@ -257,3 +263,37 @@ async def test_bad_meter_id_is_422_naming_it(dsn: str) -> None:
         response = await client.get("/api/v1/meters/no%20such/readings")
     assert response.status_code == 422
     assert response.json()["errors"][0]["parameter"] == "meter_id"
+
+
+@pytest.mark.parametrize("zone_name", ["Europe/Moscow", "Asia/Yekaterinburg", "Europe/Berlin"])
+async def test_the_database_groups_intervals_as_the_python_reference_does(
+    fresh_database: str, zone_name: str
+) -> None:
+    """``interval_groups`` (SQL) and ``group_intervals`` (Python) agree on a month with hours
+    and half-hours, every quality, two units and a daylight-saving change (Berlin)."""
+    rng = random.Random(5)
+    start = datetime(2024, 3, 1, tzinfo=ZoneInfo(zone_name)).astimezone(UTC)
+    rows: list[IntervalRow] = []
+    cursor = start
+    while cursor < start + timedelta(days=31):
+        period = 3600 if rng.random() < 0.3 else 1800
+        for obis in ("1.0.1.29.0.255", "1.0.3.29.0.255"):
+            if rng.random() < 0.95:
+                unit = "Wh" if rng.random() < 0.2 else ("kWh" if "1.29" in obis else "kvarh")
+                value = Decimal(rng.randrange(0, 5000)).scaleb(-3)
+                rows.append(IntervalRow(obis, cursor, period, value, unit, rng.choice([0, 1, 2, 3,
+                                                                                         3, 3])))
+        cursor += timedelta(seconds=period)
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        insert_meter(conn, "M1")
+        for row in rows:
+            insert_interval(conn, "M1", [(row.obis, row.ts, str(row.value))], period_s=row.period_s,
+                            unit=row.unit, quality=row.quality)
+    async with await psycopg.AsyncConnection.connect(fresh_database) as conn:
+        groups = await interval_groups(conn, "M1", start, start + timedelta(days=40), zone_name)
+    def key(group: IntervalGroup) -> tuple[Any, ...]:
+        return (group.obis, group.unit, group.quality, group.period_s, group.first)
+
+    expected = sorted(group_intervals(rows, ZoneInfo(zone_name)), key=key)
+    assert len(expected) < len(rows) / 2
+    assert sorted(groups, key=key) == expected

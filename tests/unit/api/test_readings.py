@@ -18,6 +18,7 @@ from api.readings import (
     build_register_block,
     contract_schedule,
     empty_block,
+    group_intervals,
 )
 from api.schemas import BlockType, ReadingsBlock
 from core.model import Quality
@@ -212,7 +213,7 @@ def interval_block(
     ratio: Decimal = ONE,
     since: datetime = MONTH,
 ) -> ReadingsBlock:
-    return build_interval_block(rows, ratio, MOSCOW, schedule, since)
+    return build_interval_block(group_intervals(rows, MOSCOW), ratio, MOSCOW, schedule, since)
 
 
 def test_interval_block_splits_the_month_into_the_schedule_zones() -> None:
