@@ -51,6 +51,7 @@ from api.exports_queries import (
     point_meters,
 )
 from api.formats import billing_ratio, to_kilo
+from api.periods import parse_date
 from api.queries import Scope
 from api.schemas import ErrorBody, ValidationErrorBody
 from core.errors import ExportError
@@ -86,8 +87,9 @@ ContractNumber = Annotated[
     ),
 ]
 Day = Annotated[
-    date,
+    str,
     Query(
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
         description=(
             "the operating day, YYYY-MM-DD, in the object's local time (or Moscow time when"
             " the contract's `ats_time` is `moscow`); not after today"
@@ -162,14 +164,13 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": {
             "application/json": {
                 "example": {
-                    "detail": "query parameter 'day': Input should be a valid date or datetime,"
-                    " month value is outside expected range of 1-12",
+                    "detail": "query parameter 'day': '2026-13-01' is not a date: month must be"
+                    " in 1..12",
                     "errors": [
                         {
                             "parameter": "day",
                             "location": "query",
-                            "message": "Input should be a valid date or datetime, month value"
-                            " is outside expected range of 1-12",
+                            "message": "'2026-13-01' is not a date: month must be in 1..12",
                         }
                     ],
                 }
@@ -360,12 +361,13 @@ async def _message(
 async def export_80020(
     number: ContractNumber, day: Day, scope: CallerScope, shared: Shared
 ) -> Response:
+    operating_day = parse_date(day, "day")  # YYYY-MM-DD only, never a Unix time such as "0"
     async with shared.connection() as conn, conn.transaction():
         contract = await find_export_contract(conn, scope, number)
         if contract is None:
             raise HTTPException(status_code=404, detail=f"contract {number!r} not found")
         try:
-            message = await _message(conn, contract, day, shared.clock())
+            message = await _message(conn, contract, operating_day, shared.clock())
             body = build_80020(message)
         except ExportError as exc:  # raised in the transaction: the number is given back
             raise _conflict(contract, str(exc)) from exc
@@ -373,7 +375,7 @@ async def export_80020(
     logger.info(
         "80020 export of contract %s for %s: message %d of sender %s",
         contract.number,
-        day.isoformat(),
+        operating_day.isoformat(),
         message.number,
         message.sender.inn,
     )

@@ -312,7 +312,8 @@ async def test_a_contract_outside_the_scope_is_not_found(dsn: str) -> None:
         assert (await _export(client, "EXP-LOCAL")).status_code == 401
 
 
-@pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "2026-11-23", None])
+@pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "2026-11-23", None, "0", "1700000000",
+                                 "2026-11-21T00:00"])
 async def test_a_bad_day_is_422_naming_day(dsn: str, day: str | None) -> None:
     async with api_client(dsn) as client:
         params = {} if day is None else {"day": day}

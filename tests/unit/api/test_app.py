@@ -229,9 +229,10 @@ async def test_healthz_needs_no_database(client: httpx.AsyncClient) -> None:
 async def test_bad_parameters_are_named_without_touching_the_database(
     client: httpx.AsyncClient, url: str, parameter: str, location: str
 ) -> None:
-    started = time.monotonic()
     response = await client.get(url)
-    assert time.monotonic() - started < 0.2  # never waited for the (unreachable) pool
+    # The pool is unreachable: a request that touched the database would answer 503 after
+    # acquire_timeout_s, so a 422 says the parameter was refused first (no timing needed on
+    # a shared machine).
     assert response.status_code == 422
     body = response.json()
     assert body["detail"].startswith(f"{location} parameter {parameter!r}: ")
