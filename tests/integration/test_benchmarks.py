@@ -83,3 +83,40 @@ def test_collector_benchmark_runs_and_reports_every_figure() -> None:
     assert baseline["failures"] == 0
     for name in ("reads", "readings", "cpu_s", "readings_per_cpu_s"):
         assert baseline[name] > 0, name
+
+
+def test_api_benchmark_runs_and_reports_every_figure() -> None:
+    tiny = "--meters 50 --profile-meters 2 --profile-days 10 --events 5000 --requests 30"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.api", *tiny.split(), "--archive-runs", "2", "--profile"],
+        cwd=TOP,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.splitlines()[-1])
+    assert figures["registry"]["meters"] == 50
+    assert figures["rows"]["events"] == 5000
+    assert figures["rows"]["interval_readings"] == 2 * 10 * 48 * 4
+    assert 0 < figures["rows"]["critical_events"] < 5000
+    for name in ("readings", "journal"):
+        assert figures[name]["requests"] == 30
+        for part in ("ms", "sql_ms"):
+            assert set(figures[name][part]) == {"p50", "p95", "p99", "max"}, name
+            assert figures[name][part]["p50"] > 0, name
+        assert set(figures[name]["http_minus_sql_ms"]) == {"p50", "p95"}
+    for name in ("readings_profile", "readings_other", "readings_admin", "journal_admin"):
+        assert figures[name]["ms"]["p95"] > 0, name
+    archive = figures["archive"]
+    assert archive["rows"] == 10 * 48
+    assert archive["median_s"] > 0
+    assert archive["max_s"] >= archive["median_s"]
+    assert archive["xlsx_s"] > 0
+    assert figures["rss_mb"]["after_archives"] > 0
+    assert set(figures["targets"]) >= {
+        "readings_p95", "readings_over_sql", "journal_p95", "journal_over_sql", "archive_csv",
+        "met"}
+    for name in ("readings", "journal", "archive"):  # --profile: every section, met or not
+        assert figures["profile"][name]["top_own"], name
