@@ -15,7 +15,7 @@ from api.queries import (
     find_meter,
     interval_groups,
     list_meters,
-    register_snapshot,
+    newest_snapshots,
 )
 from api.readings import build_interval_block, build_register_block, contract_schedule
 from api.schemas import BlockType, MeterReadings, MeterSummary, example_of
@@ -101,10 +101,8 @@ async def get_readings(meter_id: MeterId, scope: CallerScope, shared: Shared) ->
             raise HTTPException(status_code=404, detail=f"meter {meter_id!r} not found")
         zone = zone_info(meter.time_zone, shared.default_time_zone)
         now = shared.clock()
-        snapshots = {
-            block: await register_snapshot(conn, meter_id, stream)
-            for block, stream in _REGISTER_BLOCKS.items()
-        }
+        by_stream = await newest_snapshots(conn, meter_id, list(_REGISTER_BLOCKS.values()))
+        snapshots = {block: by_stream[stream] for block, stream in _REGISTER_BLOCKS.items()}
         since = month_start(now, zone)
         intervals = await interval_groups(conn, meter_id, since, now, zone.key)
         setting = await contract_zone_schedule(conn, meter_id)

@@ -266,6 +266,7 @@ def _prepare(
     time than from ``since`` to its last end, or it ends before another kind.
     """
     merged: dict[tuple[EnergyKind, int, Quality], tuple[IntervalGroup, Decimal]] = {}
+    pieces_of: dict[tuple[time, timedelta, int], list[tuple[int, int]]] = {}
     straddling: list[IntervalEnergy] = []
     first: dict[EnergyKind, datetime] = {}
     covered_s: dict[EnergyKind, int] = {}
@@ -288,7 +289,16 @@ def _prepare(
             covered_s[kind] = covered_s.get(kind, 0) + group.count * group.period_s
             reach[kind] = max(reach.get(kind, group.last_end), group.last_end)
             end = group.last_end if end is None else max(end, group.last_end)
-            pieces = zone_shares(schedule, zone, group.first, group.period_s)
+            # The pieces depend only on the wall start and span (the schedule is by time of
+            # day): about 50 distinct ones in a month of half-hours of four kinds and qualities.
+            wall = group.first.astimezone(zone)
+            wall_end = (group.first + timedelta(seconds=group.period_s)).astimezone(zone)
+            shape = (wall.time(), wall_end.replace(tzinfo=None) - wall.replace(tzinfo=None),
+                     group.period_s)
+            pieces = pieces_of.get(shape)
+            if pieces is None:
+                pieces = pieces_of[shape] = zone_shares(schedule, zone, group.first,
+                                                        group.period_s)
             if len(pieces) > 1:
                 straddling.append(
                     IntervalEnergy(kind, group.first, group.period_s, amount, quality))

@@ -115,7 +115,7 @@ from api.queries import (
     contract_zone_schedule,
     find_meter,
     interval_groups,
-    register_snapshot,
+    newest_snapshots,
 )
 from api.readings import build_interval_block, build_register_block, contract_schedule
 from api.schemas import BlockType, MeterReadings
@@ -491,10 +491,8 @@ async def readings_sql(conn: Any, scope: Scope, case: ReadingsCase) -> tuple[flo
         raise SystemExit(f"the baseline does not find meter {case.meter}")
     zone = zone_info(meter.time_zone, DEFAULT_TIME_ZONE)
     now = utc_now()
-    snapshots = {
-        block: await register_snapshot(conn, case.meter, stream)
-        for block, stream in _REGISTER_BLOCKS.items()
-    }
+    by_stream = await newest_snapshots(conn, case.meter, list(_REGISTER_BLOCKS.values()))
+    snapshots = {block: by_stream[stream] for block, stream in _REGISTER_BLOCKS.items()}
     since = month_start(now, zone)
     intervals = await interval_groups(conn, case.meter, since, now, zone.key)
     setting = await contract_zone_schedule(conn, case.meter)
