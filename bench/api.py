@@ -81,7 +81,6 @@ import os
 import pstats
 import random
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -120,6 +119,7 @@ from api.queries import (
 from api.readings import build_interval_block, build_register_block, contract_schedule
 from api.schemas import BlockType, MeterReadings
 from bench.ingest import registry_document as ingest_registry
+from bench.processes import stop_process
 from core.events import EVENT_KINDS, catalogue, event_kind, journal_name
 from core.localenv import LocalServices, free_port, load_local_services
 from core.model import Stream, utc_now
@@ -664,16 +664,6 @@ def _wait_ready(process: subprocess.Popen[bytes], base_url: str, timeout_s: floa
     raise SystemExit(f"isu api was not ready within {timeout_s:.0f} s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def peak_rss_mb(pid: int) -> float | None:
     """``VmHWM`` of the process (Linux), in MiB."""
     try:
@@ -1025,7 +1015,7 @@ def run(size: Size, requests: int, archive_runs: int, seed: int, keep: bool, reu
             print(log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
             raise
         finally:
-            _stop(process)
+            stop_process(process)
         plans = measured.pop("_plans")
         figures.update(measured)
         figures["targets"] = targets(figures)

@@ -42,7 +42,6 @@ import hashlib
 import json
 import os
 import secrets
-import signal
 import socket
 import struct
 import subprocess
@@ -64,6 +63,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from bench.processes import stop_process
 from core.localenv import LocalServices, free_port, load_local_services
 from core.messages import ack_topic, build_message, data_topic, parse_message
 from core.model import ReadingItem, Stream
@@ -447,16 +447,6 @@ def _wait_connected(process: subprocess.Popen[bytes], port: int, timeout_s: floa
     raise SystemExit(f"isu gateway did not subscribe within {timeout_s:.0f} s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def _forget_session(services: LocalServices, client_id: str) -> None:
     """Remove the gateway's persistent session from the broker (clean start, no expiry)."""
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -527,7 +517,7 @@ def _end_to_end(services: LocalServices, dsn: str, load: Workload, batch: int, w
     finally:
         if listener is not None:
             listener.stop()
-        _stop(process)
+        stop_process(process)
         _forget_session(services, client_id)
     if process.returncode != 0:
         raise SystemExit(f"isu gateway exited with {process.returncode}:\n"

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,17 +15,24 @@ pytestmark = pytest.mark.services
 TOP = Path(__file__).resolve().parents[2]
 
 
-def test_ingest_benchmark_runs_and_reports_every_figure() -> None:
+def _figures(module: str, *args: str, timeout_s: float) -> dict[str, Any]:
+    """Run ``python -m module args`` at the top of the checkout; its last line of JSON."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.ingest", "--meters", "5", "--polls", "2", "--batch", "4"],
+        [sys.executable, "-m", module, *args],
         cwd=TOP,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout_s,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout.splitlines()[-1])
+    figures: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return figures
+
+
+def test_ingest_benchmark_runs_and_reports_every_figure() -> None:
+    tiny = "--meters 5 --polls 2 --batch 4"
+    figures = _figures("bench.ingest", *tiny.split(), timeout_s=120)
     assert figures["rows"] == 5 * 2 * 20
     assert figures["registry"]["meters"] == 5
     for name in ("end_to_end", "publish", "store_write", "copy_baseline", "store_repeat",
@@ -39,16 +47,7 @@ def test_ingest_benchmark_runs_and_reports_every_figure() -> None:
 
 
 def test_bus_efficiency_benchmark_runs_and_reports_every_figure() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.bus", "--meters", "2", "--profile-hours", "1"],
-        cwd=TOP,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout.splitlines()[-1])
+    figures = _figures("bench.bus", "--meters", "2", "--profile-hours", "1", timeout_s=180)
     assert figures["streams_failed"] == []
     assert figures["exchanges"] > 0
     assert figures["items_read"] > 0
@@ -61,16 +60,7 @@ def test_collector_benchmark_runs_and_reports_every_figure() -> None:
         "--converters 2 --meters 6 --sim-processes 1 --period-s 2 --interval-s 4 --events-s 6 "
         "--window-s 6 --baseline-s 3"
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.collector", *tiny.split()],
-        cwd=TOP,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout.splitlines()[-1])
+    figures = _figures("bench.collector", *tiny.split(), timeout_s=180)
     assert (figures["converters"], figures["meters"]) == (2, 6)
     assert figures["failures"] == 0
     assert figures["errors"] == {}
@@ -87,16 +77,8 @@ def test_collector_benchmark_runs_and_reports_every_figure() -> None:
 
 def test_api_benchmark_runs_and_reports_every_figure() -> None:
     tiny = "--meters 50 --profile-meters 2 --profile-days 10 --events 5000 --requests 30"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.api", *tiny.split(), "--archive-runs", "2", "--profile"],
-        cwd=TOP,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout.splitlines()[-1])
+    tiny += " --archive-runs 2 --profile"
+    figures = _figures("bench.api", *tiny.split(), timeout_s=180)
     assert figures["registry"]["meters"] == 50
     assert figures["rows"]["events"] == 5000
     assert figures["rows"]["interval_readings"] == 2 * 10 * 48 * 4
