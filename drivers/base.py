@@ -8,7 +8,7 @@ for, and closes it. The caller owns the stream and the bus lock; a driver never 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
@@ -31,10 +31,10 @@ __all__ = [
     "corrects_clock",
     "create_driver",
     "endpoint_zone",
+    "read_supported",
     "register_driver",
     "supported_streams",
     "tag_error",
-    "unsupported_streams",
 ]
 
 
@@ -142,18 +142,31 @@ def tag_error(meter_id: str, error: IsuError) -> IsuError:
     return tagged
 
 
-def unsupported_streams(protocol: str, meter_id: str, wanted: Sequence[Stream],
-                        supported: frozenset[Stream], result: ReadResult) -> list[Stream]:
-    """Record an error for each stream of ``wanted`` the driver does not read; return the
-    others, in order, without repeats."""
+async def read_supported(
+    protocol: str,
+    meter_id: str,
+    supported: frozenset[Stream],
+    streams: Sequence[Stream],
+    read_at: datetime,
+    read: Callable[[list[Stream], ReadResult], Awaitable[None]],
+) -> ReadResult:
+    """What every driver's ``read()`` does around its own session: an error for each stream of
+    ``streams`` the driver does not read, ``read(todo, result)`` for the others (in order,
+    without repeats), and when nothing at all was read, the first stream's error raised."""
+    result = ReadResult(meter_id, read_at)
+    wanted = list(dict.fromkeys(streams))
     todo: list[Stream] = []
-    for stream in dict.fromkeys(wanted):
+    for stream in wanted:
         if stream in supported:
             todo.append(stream)
         else:
             result.errors[stream] = ObjectUnavailableError(
                 f"meter {meter_id}: the {protocol} driver does not read the {stream} stream")
-    return todo
+    if todo:
+        await read(todo, result)
+    if not result.streams() and result.errors:
+        raise next(result.errors[stream] for stream in wanted if stream in result.errors)
+    return result
 
 
 class MeterDriver(Protocol):

@@ -47,8 +47,8 @@ from drivers.base import (
     MeterEndpoint,
     ReadResult,
     endpoint_zone,
+    read_supported,
     tag_error,
-    unsupported_streams,
 )
 from drivers.dlms.access import CLOCK, AttributeDescriptor, MethodDescriptor
 from drivers.dlms.axdr import Data, DataType
@@ -190,15 +190,10 @@ class DlmsDriver:
         """Read ``streams`` now; ``since``/``until`` bound history items (``since <= ts <
         until``)."""
         read_at = self._now()
-        result = ReadResult(self._endpoint.meter_id, read_at)
-        wanted = list(dict.fromkeys(streams))
-        todo = unsupported_streams(self.protocol, self._endpoint.meter_id, wanted,
-                                   self.supported_streams, result)
-        if todo:
-            await self._read_associated(todo, result, read_at, since, until)
-        if not result.streams() and result.errors:
-            raise next(result.errors[stream] for stream in wanted if stream in result.errors)
-        return result
+        return await read_supported(
+            self.protocol, self._endpoint.meter_id, self.supported_streams, streams, read_at,
+            lambda todo, result: self._read_associated(todo, result, read_at, since, until),
+        )
 
     async def _read_associated(self, todo: list[Stream], result: ReadResult, read_at: datetime,
                                since: datetime | None, until: datetime | None) -> None:

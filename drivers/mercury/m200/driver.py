@@ -28,13 +28,12 @@ from core.errors import (
     ConfigError,
     ConnectionLostError,
     IsuError,
-    ObjectUnavailableError,
     TransportTimeoutError,
     UnexpectedResponseError,
 )
 from core.model import ClockItem, EventItem, InfoItem, ReadingItem, Stream, utc_now
 from core.obis import EnergyKind, energy_obis
-from drivers.base import MeterEndpoint, ReadResult, endpoint_zone, tag_error
+from drivers.base import MeterEndpoint, ReadResult, endpoint_zone, read_supported, tag_error
 from drivers.mercury.m200.answer import Payload
 from drivers.mercury.m200.events import EVENT_COMMANDS, event_journal, event_type
 from drivers.mercury.m200.frame import MAX_ADDRESS, Command, Request
@@ -106,17 +105,16 @@ class Mercury200Driver:
     ) -> ReadResult:
         """Read ``streams``; ``since``/``until`` select the monthly snapshots by their ``ts``."""
         read_at = self._now()
-        result = ReadResult(self._endpoint.meter_id, read_at)
-        wanted = list(dict.fromkeys(streams))
-        lost: IsuError | None = None
+        return await read_supported(
+            self.protocol, self._endpoint.meter_id, self.supported_streams, streams, read_at,
+            lambda todo, result: self._read_each(todo, result, read_at, since, until),
+        )
+
+    async def _read_each(self, todo: list[Stream], result: ReadResult, read_at: datetime,
+                         since: datetime | None, until: datetime | None) -> None:
         await self._stream.discard_input()
-        for stream in wanted:
-            if stream not in self.supported_streams:
-                result.errors[stream] = ObjectUnavailableError(
-                    f"meter {self._endpoint.meter_id}: the mercury200 driver does not read "
-                    f"the {stream} stream"
-                )
-                continue
+        lost: IsuError | None = None
+        for stream in todo:
             if lost is not None:
                 result.errors[stream] = lost
                 continue
@@ -128,9 +126,6 @@ class Mercury200Driver:
                 result.errors[stream] = exc
                 if isinstance(exc, ConnectionLostError):
                     lost = exc
-        if not result.streams() and result.errors:
-            raise next(result.errors[stream] for stream in wanted if stream in result.errors)
-        return result
 
     async def _read_stream(
         self,
