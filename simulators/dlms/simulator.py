@@ -18,7 +18,8 @@ import contextlib
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from types import TracebackType
+from typing import Any, Literal, Self
 
 from core.errors import ConfigError, ConnectionLostError, TransportTimeoutError
 from drivers.dlms.hdlc import HdlcAddress
@@ -276,6 +277,14 @@ class DlmsSimulator:
             self._pty_task = None
         if self.pty is not None:
             await self.pty.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        await self.close()
 
     # -- description and control ---------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -63,12 +63,8 @@ def _queued(collector: Collector, stream: Stream) -> Counter[tuple[str, str, dat
 
 @asynccontextmanager
 async def _simulators(meters: list[SpodesMeter]) -> AsyncIterator[tuple[int, int]]:
-    line = DlmsSimulator(meters[:2], transport="hdlc")
-    wrapper = DlmsSimulator(meters[2], transport="wrapper")
-    async with AsyncExitStack() as stack:
-        for simulator in (line, wrapper):
-            await simulator.start()
-            stack.push_async_callback(simulator.close)
+    async with DlmsSimulator(meters[:2], transport="hdlc") as line, \
+            DlmsSimulator(meters[2], transport="wrapper") as wrapper:
         assert line.tcp is not None
         assert wrapper.tcp is not None
         yield line.tcp.port, wrapper.tcp.port

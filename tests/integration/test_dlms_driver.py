@@ -44,12 +44,8 @@ async def simulated(transport: str, *, settings: SpodesSettings | None = None,
     clock = ManualClock(START)
     meter = SpodesMeter(settings or SpodesSettings(serial="50000016", history_days=40),
                         clock=clock)
-    simulator = DlmsSimulator(meter, transport=transport, **options)
-    await simulator.start()
-    try:
+    async with DlmsSimulator(meter, transport=transport, **options) as simulator:
         yield simulator, clock
-    finally:
-        await simulator.close()
 
 
 @asynccontextmanager

@@ -62,12 +62,8 @@ def our_gmac(*, ek: bytes = TEST_BLOCK_CIPHER_KEY,
 @asynccontextmanager
 async def simulated(transport: str) -> AsyncIterator[DlmsSimulator]:
     meter = SpodesMeter(SpodesSettings(serial=SERIAL, history_days=0), clock=ManualClock(START))
-    simulator = DlmsSimulator(meter, transport=transport, configurator="hls-gmac")
-    await simulator.start()
-    try:
+    async with DlmsSimulator(meter, transport=transport, configurator="hls-gmac") as simulator:
         yield simulator
-    finally:
-        await simulator.close()
 
 
 @asynccontextmanager

@@ -129,12 +129,8 @@ def read_with_dlms_cosem(port: int, transport: str, physical: int, day: datetime
 async def simulated(transport: str, physical: int) -> AsyncIterator[DlmsSimulator]:
     meter = SpodesMeter(SpodesSettings(serial="50000043", seed=4, history_days=2),
                         clock=ManualClock(START))
-    simulator = DlmsSimulator(meter, transport=transport, physical=physical)
-    await simulator.start()
-    try:
+    async with DlmsSimulator(meter, transport=transport, physical=physical) as simulator:
         yield simulator
-    finally:
-        await simulator.close()
 
 
 @pytest.mark.parametrize(("transport", "physical"), [

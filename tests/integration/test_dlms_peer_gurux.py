@@ -162,12 +162,8 @@ def read_with_gurux(port: int, transport: str, physical: int, day: datetime) -> 
 async def simulated(transport: str, physical: int) -> AsyncIterator[DlmsSimulator]:
     meter = SpodesMeter(SpodesSettings(serial="50000042", seed=3, history_days=2,
                                        profile_period_s=PERIOD_S), clock=ManualClock(START))
-    simulator = DlmsSimulator(meter, transport=transport, physical=physical)
-    await simulator.start()
-    try:
+    async with DlmsSimulator(meter, transport=transport, physical=physical) as simulator:
         yield simulator
-    finally:
-        await simulator.close()
 
 
 @pytest.mark.parametrize(("transport", "physical"), [

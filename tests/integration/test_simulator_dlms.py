@@ -63,12 +63,8 @@ def settings(sap: int) -> ClientSettings:
 async def simulated(transport: str, **options: Any) -> AsyncIterator[DlmsSimulator]:
     clock = ManualClock(START)
     meter = SpodesMeter(SpodesSettings(serial="50000016", history_days=3), clock=clock)
-    simulator = DlmsSimulator(meter, transport=transport, **options)
-    await simulator.start()
-    try:
+    async with DlmsSimulator(meter, transport=transport, **options) as simulator:
         yield simulator
-    finally:
-        await simulator.close()
 
 
 @asynccontextmanager
@@ -244,21 +240,20 @@ async def test_three_meters_on_one_hdlc_line() -> None:
     clock = ManualClock(START)
     meters = [SpodesMeter(SpodesSettings(serial=f"5000{n:04d}", seed=n, history_days=0),
                           clock=clock) for n in (20, 21, 22)]
-    simulator = DlmsSimulator(meters, physical=20)
-    await simulator.start()
-    assert simulator.tcp is not None
-    stream = await open_tcp("127.0.0.1", simulator.tcp.port)
-    try:
-        for address in (22, 20, 21):
-            link = HdlcLink(stream, client_sap=16, server=HdlcAddress.server(1, address),
-                            timing=TIMING)
-            async with DlmsClient(link, settings(16)) as client:
-                assert await client.get(ref(1, "0.0.96.1.0.255", 2)) == \
-                    Data(DataType.VISIBLE_STRING, f"5000{address:04d}")
-        assert [m["address"] for m in simulator.describe()["buses"][0]["meters"]] == [20, 21, 22]
-    finally:
-        await stream.close()
-        await simulator.close()
+    async with DlmsSimulator(meters, physical=20) as simulator:
+        assert simulator.tcp is not None
+        stream = await open_tcp("127.0.0.1", simulator.tcp.port)
+        try:
+            for address in (22, 20, 21):
+                link = HdlcLink(stream, client_sap=16, server=HdlcAddress.server(1, address),
+                                timing=TIMING)
+                async with DlmsClient(link, settings(16)) as client:
+                    assert await client.get(ref(1, "0.0.96.1.0.255", 2)) == \
+                        Data(DataType.VISIBLE_STRING, f"5000{address:04d}")
+            meters_described = simulator.describe()["buses"][0]["meters"]
+            assert [m["address"] for m in meters_described] == [20, 21, 22]
+        finally:
+            await stream.close()
 
 
 async def test_a_four_byte_server_address() -> None:
