@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.errors import FrameError, IsuError, ObjectUnavailableError, RemoteProtocolError
+from core.errors import FrameError, IsuError, RemoteProtocolError
 from drivers.dlms.access import (
     AccessSelection,
     AttributeDescriptor,
@@ -145,8 +145,3 @@ async def read_rows(client: DlmsClient, profile: Profile, start: datetime | None
     except FrameError as exc:
         raise RemoteProtocolError(f"{profile.obis}: buffer malformed: {exc}") from exc
     return rows
-
-
-def missing(error: IsuError) -> bool:
-    """Whether an error says the object is not there (the stream goes on without it)."""
-    return isinstance(error, ObjectUnavailableError)

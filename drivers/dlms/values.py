@@ -8,6 +8,7 @@ Wh, varh, W, var and VA are divided by 1000; the arithmetic is decimal and exact
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -42,28 +43,22 @@ _INTEGERS = frozenset({DataType.DOUBLE_LONG, DataType.DOUBLE_LONG_UNSIGNED, Data
                        DataType.LONG64_UNSIGNED, DataType.ENUM})
 
 
+@dataclass(frozen=True, slots=True)
 class ScalerUnit:
-    """Attribute 3 of a register: ``scaler`` (a power of ten) and the model's unit."""
+    """Attribute 3 of a register: ``scaler`` (a power of ten) and the DLMS unit code; ``unit``
+    is the model's name for it and ``exponent`` the power of ten that takes a raw value there."""
 
-    __slots__ = ("exponent", "scaler", "unit", "unit_code")
+    scaler: int
+    unit_code: int
+    unit: str = field(init=False)
+    exponent: int = field(init=False)
 
-    def __init__(self, scaler: int, unit_code: int) -> None:
-        if unit_code not in _UNITS:
-            raise FrameError(f"DLMS unit {unit_code} is not one the driver reports")
-        self.scaler = scaler
-        self.unit_code = unit_code
-        self.unit, shift = _UNITS[unit_code]
-        self.exponent = scaler + shift
-
-    def __repr__(self) -> str:
-        return f"ScalerUnit({self.scaler}, {self.unit_code})"
-
-    def __eq__(self, other: object) -> bool:
-        return (isinstance(other, ScalerUnit)
-                and (self.scaler, self.unit_code) == (other.scaler, other.unit_code))
-
-    def __hash__(self) -> int:
-        return hash((self.scaler, self.unit_code))
+    def __post_init__(self) -> None:
+        if self.unit_code not in _UNITS:
+            raise FrameError(f"DLMS unit {self.unit_code} is not one the driver reports")
+        unit, shift = _UNITS[self.unit_code]
+        object.__setattr__(self, "unit", unit)
+        object.__setattr__(self, "exponent", self.scaler + shift)
 
     def value(self, data: Data) -> Decimal:
         """``data × 10^scaler`` in :attr:`unit`, exactly."""
