@@ -278,4 +278,5 @@ def check_endpoint(endpoint: MeterEndpoint, where: str = "unopened") -> None:
 def _load_builtin() -> None:
     # Importing a driver package registers it; kept lazy so that ``core``-only users pay nothing.
     import drivers.dlms
-    import drivers.mercury  # noqa: F401
+    import drivers.mercury
+    import drivers.modbus  # noqa: F401
