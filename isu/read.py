@@ -85,6 +85,12 @@ def add_read_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dlms: default none for the public client, low (LLS) otherwise")
     parser.add_argument("--system-title", metavar="HEX",
                         help="dlms high_gmac: the client's system title, 16 hex digits")
+    parser.add_argument("--map", metavar="FILE",
+                        help="modbus: the register map, a shipped map's name or a file "
+                             "(docs/modbus-maps.md)")
+    parser.add_argument("--framing", choices=["rtu", "tcp"],
+                        help="modbus: rtu (serial, or through a transparent converter) or tcp "
+                             "(Modbus TCP); default tcp with --tcp, rtu with --serial")
     parser.add_argument(
         "--what", type=_streams, default=[Stream.CURRENT], help="streams, comma-separated"
     )
@@ -215,11 +221,14 @@ async def run_read(
                 ("client", args.client),
                 ("authentication", args.authentication),
                 ("system_title", args.system_title),
+                ("map", args.map),
+                ("framing", args.framing),
             )
             if value is not None
         },
     )
-    check_endpoint(endpoint)  # the driver's own option checks, before any I/O
+    where = f"tcp://{args.tcp[0]}:{args.tcp[1]}" if args.tcp else f"serial://{args.serial}"
+    check_endpoint(endpoint, where)  # the driver's own option checks, before any I/O
     try:
         stream = await _open(args)
     except IsuError as exc:
