@@ -56,7 +56,7 @@ from drivers.base import MeterEndpoint, ReadResult, read_supported, tag_error
 from drivers.modbus.maps import Point
 from drivers.modbus.options import ModbusOptions, modbus_options
 from drivers.modbus.planner import Block, plan_blocks
-from drivers.modbus.values import decode_number, model_value, to_model_unit
+from drivers.modbus.values import decode_number, model_value, to_model_unit, type_max
 from drivers.transport.stream import ByteStream
 
 __all__ = ["EXCEPTION_NAMES", "ModbusDriver", "exception_error"]
@@ -145,6 +145,7 @@ class ModbusDriver:
         self.framing = framing
         self._framer: FramerBase = (FramerSocket if framing == "tcp" else _RtuFramer)(
             DecodePDU(is_server=False))
+        self._no_value = self._options.register_map.model.no_value == "max"
         #: Requests sent by this driver (the benchmark's requests per reading).
         self.requests = 0
 
@@ -172,14 +173,14 @@ class ModbusDriver:
             mine = [point for point in points if point.stream == stream.value]
             read = [point for point in mine if point.key in values]
             if read or (not mine and silence is None):
-                self._deliver(stream, read, values, result)
+                self._deliver(stream, read, values, result, {p.key for p in mine})
                 continue
             error = silence or next((errors[p.key] for p in mine if p.key in errors), None)
             result.errors[stream] = tag_error(meter, error or ObjectUnavailableError(
                 f"the map {self._options.register_map.model.name} has no {stream} point"))
 
     def _deliver(self, stream: Stream, points: list[Point], values: dict[str, Decimal | int],
-                 result: ReadResult) -> None:
+                 result: ReadResult, declared: set[str]) -> None:
         read_at = result.read_at
         if stream is Stream.INFO:
             result.info += [InfoItem(field=point.field or "", value=str(values[point.key]),
@@ -191,7 +192,7 @@ class ModbusDriver:
                     for point in points
                     for value, unit in [self._scaled(point, values[point.key])]]
         if stream is Stream.CURRENT:
-            readings = _with_totals(readings, read_at)
+            readings = _with_totals(readings, read_at, declared)
         if readings:
             result.readings.setdefault(stream, []).extend(readings)
         else:
@@ -228,6 +229,11 @@ class ModbusDriver:
             assert point.word_order is not None
             assert point.byte_order is not None
             number = decode_number(raw, point.type, point.word_order, point.byte_order)
+            if self._no_value and isinstance(number, int) and number == type_max(point.type):
+                errors[point.key] = ObjectUnavailableError(
+                    f"{point.key} at register {point.address}: the device has no value "
+                    f"(it reads {number:#x})")
+                continue
             if point.stream == "info":
                 values[point.key] = int(number)
                 continue
@@ -319,9 +325,11 @@ def _loop_time() -> float:
     return asyncio.get_running_loop().time()
 
 
-def _with_totals(readings: list[ReadingItem], read_at: datetime) -> list[ReadingItem]:
+def _with_totals(readings: list[ReadingItem], read_at: datetime,
+                 declared: set[str]) -> list[ReadingItem]:
     """DESIGN §3: the total of each energy kind is always present; where the map gives only
-    zones, it is their sum."""
+    zones, it is their sum — when every zone the map declares was read (a sum of some zones
+    would be a wrong total)."""
     by_kind: dict[EnergyKind, dict[int, ReadingItem]] = {}
     for item in readings:
         parsed = parse_energy_obis(item.obis)
@@ -329,7 +337,9 @@ def _with_totals(readings: list[ReadingItem], read_at: datetime) -> list[Reading
             by_kind.setdefault(parsed[0], {})[parsed[1]] = item
     out = list(readings)
     for kind, zones in by_kind.items():
-        if 0 not in zones:
+        wanted = {code for code in declared
+                  if (parsed := parse_energy_obis(code)) is not None and parsed[0] is kind}
+        if 0 not in zones and wanted == {item.obis for item in zones.values()}:
             total = sum((item.value for item in zones.values()), Decimal(0))
             unit = next(iter(zones.values())).unit
             out.insert(0, ReadingItem(obis=energy_obis(kind, 0), ts=read_at, value=total,

@@ -147,6 +147,9 @@ class ModelInfo(ConfigModel):
     max_registers: int = Field(default=125, ge=1, le=125)
     #: The longest run of registers without a point that one request may span.
     max_gap: int = Field(default=0, ge=0, le=124)
+    #: ``max``: an integer register at its type's largest value (FFFF… unsigned, 7FFF… signed)
+    #: holds no value (a quantity the device variant lacks); ``none``: every value is a value.
+    no_value: Literal["none", "max"] = "none"
 
     @field_validator("name")
     @classmethod

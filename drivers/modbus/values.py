@@ -38,6 +38,7 @@ __all__ = [
     "model_value",
     "register_count",
     "to_model_unit",
+    "type_max",
 ]
 
 DataType = Literal["u16", "s16", "u32", "s32", "u64", "s64", "float32", "float64"]
@@ -84,6 +85,13 @@ UNITS: dict[str, tuple[str, int]] = {
 def register_count(data_type: str) -> int:
     """How many 16-bit registers a value of ``data_type`` takes."""
     return _TYPES[data_type][1]
+
+
+def type_max(data_type: str) -> int:
+    """The largest value of an integer type: all ones unsigned, ``7FFF…`` signed — what many
+    devices answer for a quantity they do not have."""
+    bits = register_count(data_type) * 16
+    return (1 << (bits - 1)) - 1 if data_type.startswith("s") else (1 << bits) - 1
 
 
 def is_float(data_type: str) -> bool:

@@ -224,6 +224,31 @@ async def test_a_nan_leaves_out_its_point(map_path: Path) -> None:
     assert [item.obis for item in result.readings[Stream.INSTANT]] == ["1.0.1.7.0.255"]
 
 
+async def test_a_register_at_its_types_maximum_is_no_value_where_the_map_says_so(
+        tmp_path: Path) -> None:
+    registers = list(REGISTERS)
+    registers[2:4] = [0xFFFF, 0xFFFF]  # zone 2 of A+: the variant has no tariffs
+    registers[12:14] = [0x7FFF, 0xFFFF]  # s32 power: no value either
+
+    def lacking(request: ModbusPDU) -> ModbusPDU:
+        return registers_answer(request, registers[request.address:request.address + request.count])
+
+    extra = 'no_value = "max"\n'
+    marked = write_map(tmp_path, "marked", POINTS, max_gap=10, extra=extra)
+    plain = write_map(tmp_path, "plain", POINTS, max_gap=10)
+    async with scripted(lacking) as (stream, _peer):
+        result = await create_driver(stream, _endpoint("m-marked", marked)).read(
+            [Stream.CURRENT, Stream.INSTANT])
+        unmarked = await create_driver(stream, _endpoint("m-plain", plain)).read(
+            [Stream.CURRENT])
+    current = {item.obis: item.value for item in result.readings[Stream.CURRENT]}
+    # Zone 2 is missing, so there is no total: zone 1 alone would be a wrong one.
+    assert current == {"1.0.1.8.1.255": Decimal("123.456")}
+    assert [item.obis for item in result.readings[Stream.INSTANT]] == ["1.0.32.7.0.255"]
+    assert {item.obis: item.value for item in unmarked.readings[Stream.CURRENT]}[
+        "1.0.1.8.2.255"] == Decimal("4294967.295")
+
+
 async def test_a_short_answer_is_an_error_not_a_value(map_path: Path) -> None:
     def short(request: ModbusPDU) -> ModbusPDU:
         return registers_answer(request, REGISTERS[request.address:request.address + 1])

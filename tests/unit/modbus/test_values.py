@@ -15,6 +15,7 @@ from drivers.modbus.values import (
     model_value,
     register_count,
     to_model_unit,
+    type_max,
 )
 
 # MODBUS Application Protocol Specification V1.1b3, §6.3 (Read Holding Registers), example:
@@ -25,6 +26,39 @@ SPEC_RESPONSE_REGISTERS = [0x022B, 0x0000, 0x0064]
 
 def test_the_specification_example_registers_read_as_u16_values() -> None:
     assert [decode_number([r], "u16") for r in SPEC_RESPONSE_REGISTERS] == [555, 0, 100]
+
+
+# Worked examples from vendors' protocol documents (docs/modbus-maps.md, "Byte vectors").
+# Eastron "SDM630 Protocol 2018 v2.0" §3.8.1 p. 11 (also the SDM630MCT-ML manual V1.2 §4.4):
+# "43 66 33 34" is 230.2 V.
+SDM630_V20_VOLTS = ([0x4366, 0x3334], "230.2")
+# Eastron SDM630 v2.0 §3.7 p. 10 and "SDM630Modbus … V1.8" §3.7: "43 70 80 00" is 240.5.
+SDM630_V18_EXAMPLE = ([0x4370, 0x8000], "240.5")
+# Wenzhou Taiye "TAC4300CT series Modbus Protocol v1.0", "Example", pp. 9-10: phase 1 voltage in
+# ULONG format "00 00 61 AA" = 25002 × 0.01 V.
+TAIYE_ULONG_VOLTS = ([0x0000, 0x61AA], 25002)
+# "GNM3D Series and GNM3T Series Communication Protocol" V1R1 §2.3 p. 8: the overflow mark
+# 7FFF FFFFh travels as "FFFF 7FFF" (§2.1: word order LSW → MSW).
+GNM3D_OVERFLOW = ([0xFFFF, 0x7FFF], 0x7FFFFFFF)
+
+
+def test_vendor_examples() -> None:
+    for registers, text in (SDM630_V20_VOLTS, SDM630_V18_EXAMPLE):
+        number = decode_number(registers, "float32")
+        assert model_value(number, scale=Decimal(1), resolution=Decimal("0.1")) == Decimal(text)
+    registers, raw = TAIYE_ULONG_VOLTS
+    assert decode_number(registers, "u32") == raw
+    assert model_value(raw, scale=Decimal("0.01"), resolution=None) == Decimal("250.02")
+    registers, raw = GNM3D_OVERFLOW
+    assert decode_number(registers, "s32", "little") == raw == type_max("s32")
+    assert encode_number(raw, "s32", "little") == registers
+
+
+def test_type_max_is_what_devices_send_for_no_value() -> None:
+    assert type_max("u16") == 0xFFFF
+    assert type_max("s16") == 0x7FFF
+    assert type_max("u64") == 2 ** 64 - 1
+    assert type_max("s64") == 2 ** 63 - 1
 
 
 # IEEE 754 binary32 of 230.0 is 0x43660000 (sign 0, biased exponent 134, fraction 0x660000);
