@@ -188,8 +188,9 @@ def test_sample_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
         pytest.skip("the mercury230 driver is not registered yet (drivers/mercury in progress)")
     monkeypatch.setenv("ISU_MQTT_PASSWORD", "x")
     config = load_config(REPO / "deploy" / "collector.sample.toml")
-    assert [len(bus.meters) for bus in config.buses] == [2, 1]
+    assert [len(bus.meters) for bus in config.buses] == [2, 1, 2]
     assert config.buses[1].meters[0].protocol == "dlms"
+    assert {meter.protocol for meter in config.buses[2].meters} == {"modbus"}
 
 
 def test_a_stream_the_protocol_cannot_read_is_refused_at_start_up(tmp_path: Path) -> None:
