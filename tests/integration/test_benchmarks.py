@@ -75,6 +75,21 @@ def test_collector_benchmark_runs_and_reports_every_figure() -> None:
         assert baseline[name] > 0, name
 
 
+def test_modbus_benchmark_runs_and_reports_every_figure() -> None:
+    figures = _figures("bench.modbus", "--units", "4", "--window-s", "4", "--baseline-s", "2",
+                       timeout_s=180)
+    assert (figures["units"], figures["points_per_unit"]) == (4, 40)
+    assert figures["polls_by_outcome"].keys() == {"ok"}
+    assert set(figures["readings_by_stream"]) == {"current", "instant"}
+    for name in ("readings", "readings_per_s", "requests", "collector_cpu_s",
+                 "readings_per_cpu_s", "rss_peak_mb", "collector_cost_x"):
+        assert figures[name] > 0, name
+    # 40 points in two requests (20 u32 holding registers, 20 float32 input registers).
+    assert figures["requests_per_reading"] == 0.05
+    assert figures["baseline"]["requests_per_reading"] == 0.05
+    assert figures["meets_target"] is True
+
+
 def test_api_benchmark_runs_and_reports_every_figure() -> None:
     tiny = "--meters 50 --profile-meters 2 --profile-days 10 --events 5000 --requests 30"
     tiny += " --archive-runs 2 --profile"
