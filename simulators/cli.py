@@ -7,7 +7,9 @@
     isu sim mercury200 --serial-pty [--baud 9600] [--parity N] [--echo] [...]
     isu sim dlms --listen HOST:PORT --transport hdlc|wrapper [--server-address N] [...]
     isu sim dlms --serial-pty [--baud 9600] [--parity N] [--echo] [...]
-    isu sim --config FILE [--control HOST:PORT]    # protocol = "mercury230", "mercury200", "dlms"
+    isu sim modbus --listen HOST:PORT --map NAME|FILE [--framing tcp|rtu] [--address N] [...]
+    isu sim --config FILE [--control HOST:PORT]    # protocol = "mercury230", "mercury200",
+                                                   # "dlms", "modbus"
 
 The first line on standard output is one JSON object saying where the fleet listens (ports
 chosen for port 0 and pseudo-terminal devices included); logs go to standard error. Both forms
@@ -37,10 +39,11 @@ from simulators.mercury230.config import ControlConfig, FleetConfig
 from simulators.mercury230.faults import FaultMode
 from simulators.mercury230.fleet import SerialFleetConfig, SimulatorFleet
 from simulators.mercury230.settings import PasswordEncoding
+from simulators.modbus.cli import add_modbus_arguments, run_modbus
 
 __all__ = ["add_sim_arguments", "build_fleet_config", "run_sim"]
 
-PROTOCOLS = ("mercury230", "mercury200", "dlms")
+PROTOCOLS = ("mercury230", "mercury200", "dlms", "modbus")
 DEFAULT_LISTEN = "127.0.0.1:0"
 
 
@@ -84,7 +87,7 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--frozen", action="store_true", help="no load: registers stay where they start"
     )
-    parser.add_argument("--fault", choices=[mode.value for mode in FaultMode])
+    parser.add_argument("--fault", choices=[*(mode.value for mode in FaultMode), "exception"])
     parser.add_argument("--fault-probability", type=float, default=1.0)
     parser.add_argument("--fault-delay-s", type=float, default=3.0, help="for --fault slow")
     parser.add_argument("--control", metavar="HOST:PORT", help="JSON-lines control port")
@@ -103,6 +106,7 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_mercury200_arguments(parser)  # --model, --battery-v
     add_dlms_arguments(parser)  # --transport, --server-address, --max-info, --block-size
+    add_modbus_arguments(parser)  # --map, --framing, --fault-code
 
 
 def build_fleet_config(args: argparse.Namespace) -> FleetConfig:
@@ -119,7 +123,7 @@ def build_fleet_config(args: argparse.Namespace) -> FleetConfig:
             config = config.model_copy(update={"control": control})
         return config
     if args.protocol is None:
-        raise ConfigError("give a protocol (mercury230, mercury200, dlms) or --config FILE")
+        raise ConfigError("give a protocol (mercury230, mercury200, dlms, modbus) or --config FILE")
     if not 1 <= args.meters <= 240:
         raise ConfigError("--meters must be 1..240")
     meter: dict[str, Any] = {
@@ -206,6 +210,14 @@ async def run_sim(args: argparse.Namespace) -> int:
             print(f"isu sim: {exc}", file=sys.stderr)
             return 1
         return await run_dlms(args, clock)  # refuses a protocol given with a file as well
+    modbus_file = args.config is not None and _file_protocol(args.config) == "modbus"
+    if modbus_file or (args.config is None and args.protocol == "modbus"):
+        try:
+            clock = _clock(args)
+        except ConfigError as exc:
+            print(f"isu sim: {exc}", file=sys.stderr)
+            return 1
+        return await run_modbus(args, clock)  # refuses a protocol given with a file as well
     if args.config is not None and _file_protocol(args.config) == "mercury200":
         return await run_mercury200(args)  # refuses a protocol given as well
     return await run_until_signal(

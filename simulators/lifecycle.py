@@ -34,15 +34,17 @@ async def run_until_signal(build: Callable[[], RunningFleet]) -> int:
         print(f"isu sim: {exc}", file=sys.stderr)
         return 1
     try:
-        print(json.dumps(fleet.describe()), flush=True)
-        await wait_for_signal()
+        # The handlers first: a client that signals as soon as it has read the line stops the
+        # fleet cleanly instead of killing the process.
+        await wait_for_signal(lambda: print(json.dumps(fleet.describe()), flush=True))
     finally:
         await fleet.close()
     return 0
 
 
-async def wait_for_signal() -> None:
-    """Until SIGINT or SIGTERM (handlers removed afterwards)."""
+async def wait_for_signal(ready: Callable[[], None] | None = None) -> None:
+    """Until SIGINT or SIGTERM (handlers removed afterwards); ``ready`` runs once they are
+    installed."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = []
@@ -51,6 +53,8 @@ async def wait_for_signal() -> None:
             loop.add_signal_handler(signum, stop.set)
             installed.append(signum)
     try:
+        if ready is not None:
+            ready()
         await stop.wait()
     finally:
         for signum in installed:
