@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -77,8 +78,12 @@ EXCEPTION_NAMES = {
 }
 #: Exceptions that say "not these registers": the points are read one by one to find which.
 _SPLIT_ON = frozenset({2, 3})
-#: Points a meter answered exception 2 or 3 for, alone: skipped on its later reads.
-_MISSING: dict[str, set[str]] = {}
+#: How long a point a meter refused alone (exception 2 or 3) is left out of its reads before it
+#: is tried again: a variant's missing register costs no request per poll, and a refusal that
+#: was only passing does not lose the point for good.
+MISSING_RETRY_S = 3600.0
+#: meter id → point key → when (``time.monotonic()``) the meter refused it alone.
+_MISSING: dict[str, dict[str, float]] = {}
 _TIDS = itertools.count(1)
 
 
@@ -158,9 +163,11 @@ class ModbusDriver:
 
     async def _read(self, todo: list[Stream], result: ReadResult) -> None:
         meter = self._endpoint.meter_id
-        missing = _MISSING.get(meter, set())
-        points = [point for point in self._options.register_map.points_of(set(todo))
-                  if point.key not in missing]
+        now = time.monotonic()
+        refused = {key for key, at in _MISSING.get(meter, {}).items()
+                   if now - at < MISSING_RETRY_S}
+        declared = self._options.register_map.points_of(set(todo))
+        points = [point for point in declared if point.key not in refused]
         values: dict[str, Decimal | int] = {}
         errors: dict[str, IsuError] = {}
         silence: TransportTimeoutError | None = None
@@ -170,12 +177,17 @@ class ModbusDriver:
         except _SilenceError as exc:
             silence = exc.error
         for stream in todo:
+            listed = {point.key for point in declared if point.stream == stream.value}
             mine = [point for point in points if point.stream == stream.value]
             read = [point for point in mine if point.key in values]
-            if read or (not mine and silence is None):
-                self._deliver(stream, read, values, result, {p.key for p in mine})
+            if read or (not listed and silence is None):
+                self._deliver(stream, read, values, result, listed)
                 continue
             error = silence or next((errors[p.key] for p in mine if p.key in errors), None)
+            if error is None and listed and not mine:
+                error = ObjectUnavailableError(
+                    f"the meter refused every {stream} point of the map alone (Modbus exception "
+                    f"02 or 03) within the last {MISSING_RETRY_S:g} s; they are tried again then")
             result.errors[stream] = tag_error(meter, error or ObjectUnavailableError(
                 f"the map {self._options.register_map.model.name} has no {stream} point"))
 
@@ -217,14 +229,18 @@ class ModbusDriver:
             for point in block.points:
                 errors[point.key] = refusal.error
                 if refusal.code in _SPLIT_ON:
-                    _MISSING.setdefault(self._endpoint.meter_id, set()).add(point.key)
+                    _MISSING.setdefault(self._endpoint.meter_id, {})[point.key] = \
+                        time.monotonic()
             logger.info("meter %s: %s", self._endpoint.meter_id, refusal.error)
             return
         except (FrameError, UnexpectedResponseError) as exc:
             for point in block.points:
                 errors[point.key] = exc
             return
+        known = _MISSING.get(self._endpoint.meter_id)
         for point in block.points:
+            if known:
+                known.pop(point.key, None)  # refused once, answered now
             raw = block.registers_of(point, registers)
             assert point.word_order is not None
             assert point.byte_order is not None

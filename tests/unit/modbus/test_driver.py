@@ -147,6 +147,45 @@ async def test_a_missing_register_costs_only_itself_and_is_then_skipped(map_path
     assert [item.obis for item in again.readings[Stream.INSTANT]] == ["1.0.32.7.0.255"]
 
 
+async def test_a_refused_point_is_tried_again_later(map_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    refusing = True
+
+    def lacks_volts(request: ModbusPDU) -> ModbusPDU:
+        if refusing and request.address <= 10 < request.address + request.count:
+            return exception_answer(request, 2)
+        return answer(request)
+
+    async with scripted(lacks_volts) as (stream, peer):
+        endpoint = _endpoint("m-passing", map_path)
+        first = await create_driver(stream, endpoint).read([Stream.INSTANT])
+        refusing = False
+        skipped = await create_driver(stream, endpoint).read([Stream.INSTANT])
+        peer.requests.clear()
+        monkeypatch.setattr("drivers.modbus.driver.MISSING_RETRY_S", 0.0)
+        again = await create_driver(stream, endpoint).read([Stream.INSTANT])
+    assert [item.obis for item in first.readings[Stream.INSTANT]] == ["1.0.1.7.0.255"]
+    assert [item.obis for item in skipped.readings[Stream.INSTANT]] == ["1.0.1.7.0.255"]
+    assert [(r.address, r.count) for r in peer.requests] == [(10, 4)]
+    assert len(again.readings[Stream.INSTANT]) == 2
+
+
+async def test_a_stream_whose_points_were_all_refused_says_so(tmp_path: Path) -> None:
+    path = write_map(tmp_path, "volts-only", POINTS.split("[[point]]\nobis = \"1.0.1.7")[0])
+
+    def refuse_volts(request: ModbusPDU) -> ModbusPDU:
+        if request.address == 10:
+            return exception_answer(request, 2)
+        return answer(request)
+
+    async with scripted(refuse_volts) as (stream, _peer):
+        endpoint = _endpoint("m-refused", path)
+        await create_driver(stream, endpoint).read([Stream.INSTANT, Stream.CURRENT])
+        result = await create_driver(stream, endpoint).read([Stream.INSTANT, Stream.CURRENT])
+    assert "refused every instant point" in str(result.errors[Stream.INSTANT])
+    assert Stream.CURRENT in result.readings
+
+
 async def test_a_device_failure_is_typed_and_names_the_registers(map_path: Path) -> None:
     async with scripted(lambda request: exception_answer(request, 4)) as (stream, _peer):
         with pytest.raises(MeterInternalError, match=r"m-fail: Modbus exception 04 \(server "
