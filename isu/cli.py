@@ -80,6 +80,13 @@ def _apikey(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run_apikey)
 
 
+def _mqtt_user(parser: argparse.ArgumentParser) -> None:
+    from isu.mqtt_users import add_mqtt_user_arguments, run_mqtt_user
+
+    add_mqtt_user_arguments(parser)
+    parser.set_defaults(handler=run_mqtt_user)
+
+
 def _deadletter(parser: argparse.ArgumentParser) -> None:
     from gateway.deadletter_cli import add_deadletter_arguments, run_deadletter
 
@@ -109,6 +116,7 @@ _COMMANDS = (
     _Command("api", "the HTTP API", _api),
     _Command("registry", "load or update the object tree (JSON or CSV)", _registry),
     _Command("api-key", "create, revoke or list the HTTP API's keys", _apikey),
+    _Command("mqtt-user", "create, delete or list users in the broker's password file", _mqtt_user),
     _Command("deadletter", "inspect and re-ingest dead-lettered messages", _deadletter),
     _Command("demo", "a whole simulated site end to end on the local services", _demo),
 )
