@@ -279,6 +279,16 @@ class CollectorConfig(ConfigModel):
                 meters[meter.id] = bus.name
         return self
 
+    @model_validator(mode="after")
+    def _username_is_the_id(self) -> CollectorConfig:
+        # The broker's ACL (deploy/mosquitto/acl, DESIGN §4) lets a user write only under
+        # isu/v1/<username>/: any other name would see every publish refused.
+        if self.mqtt.username is not None and self.mqtt.username != self.collector_id:
+            raise ValueError(f"mqtt.username {self.mqtt.username!r} differs from collector_id "
+                             f"{self.collector_id!r}: the broker's ACL lets a collector publish "
+                             "only under its own id (leave username out; docs/broker.md)")
+        return self
+
     @property
     def mqtt_username(self) -> str:
         return self.mqtt.username or self.collector_id

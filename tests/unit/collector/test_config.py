@@ -57,6 +57,7 @@ def _error(tmp_path: Path, text: str) -> str:
 def test_minimal_file_gets_the_documented_defaults(tmp_path: Path) -> None:
     config = _load(tmp_path, MINIMAL)
     assert config.mqtt_username == "site-1"
+
     assert config.mqtt.port == 1883
     assert config.mqtt.tls is False
     assert config.queue.ack_timeout_s == 60
@@ -68,6 +69,12 @@ def test_minimal_file_gets_the_documented_defaults(tmp_path: Path) -> None:
     assert meter.time_zone == "Europe/Moscow"
     assert config.period_of(meter) == 60
     assert config.metrics is None
+
+def test_a_broker_username_other_than_the_collector_id_is_refused(tmp_path: Path) -> None:
+    text = MINIMAL.replace('[mqtt]\n', '[mqtt]\nusername = "someone-else"\n', 1)
+    assert text != MINIMAL
+    with pytest.raises(ConfigError, match="differs from collector_id"):
+        _load(tmp_path, text)
 
 
 def test_serial_bus_and_overrides(tmp_path: Path) -> None:
