@@ -1,19 +1,25 @@
 """How every ``isu sim`` fleet runs: built and started, its first line printed, then served
-until SIGINT or SIGTERM and closed (docs/simulators.md)."""
+until SIGINT or SIGTERM and closed (docs/simulators.md); and :class:`BusFleet`, the buses and
+control port that the DLMS and Modbus fleets start and stop together."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from core.errors import ConfigError
+from simulators.control import ControlServer
 
-__all__ = ["RunningFleet", "run_until_signal", "wait_for_signal"]
+__all__ = ["BusFleet", "RunningFleet", "run_until_signal", "wait_for_signal"]
+
+logger = logging.getLogger(__name__)
 
 
 class RunningFleet(Protocol):
@@ -22,6 +28,54 @@ class RunningFleet(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
     async def close(self) -> None: ...
+
+
+class _Bus(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+BusT = TypeVar("BusT", bound=_Bus)
+
+
+class BusFleet(Generic[BusT]):
+    """Buses and an optional control port, started and stopped together; a subclass sets
+    ``buses`` and ``control`` and says what it simulates in :meth:`summary`."""
+
+    buses: list[BusT]
+    control: ControlServer | None
+
+    def summary(self) -> str:
+        """What the fleet simulates, for the start-up log line ("3 simulated … meter(s)")."""
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        """Every bus, then the control port; on a failure what started is closed again."""
+        try:
+            for bus in self.buses:
+                await bus.start()
+            if self.control is not None:
+                await self.control.start()
+        except BaseException:
+            await self.close()
+            raise
+        logger.info("%s on %d bus(es), control %s", self.summary(), len(self.buses),
+                    "off" if self.control is None else self.control.listen)
+
+    async def close(self) -> None:
+        if self.control is not None:
+            await self.control.close()
+        for bus in self.buses:
+            await bus.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        await self.close()
 
 
 async def run_until_signal(build: Callable[[], RunningFleet]) -> int:

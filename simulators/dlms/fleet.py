@@ -17,9 +17,7 @@ In-process use (tests)::
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any
 
 from core.errors import ConfigError
@@ -28,15 +26,12 @@ from simulators.dlms.commands import run_command
 from simulators.dlms.config import DlmsBusConfig, DlmsFleetConfig, default_serial
 from simulators.dlms.meter import SpodesMeter
 from simulators.dlms.simulator import DlmsSimulator, client_levels
-from simulators.lifecycle import run_until_signal
+from simulators.lifecycle import BusFleet, run_until_signal
 from simulators.mercury230.clock import Clock, system_clock
 from simulators.mercury230.config import parse_listen
 from simulators.serial import PtyPort
 
 __all__ = ["DlmsFleet", "bus_simulator", "run_fleet"]
-
-logger = logging.getLogger(__name__)
-
 
 def bus_simulator(config: DlmsBusConfig, *, bus_index: int, seed: int,
                   clock: Clock) -> DlmsSimulator:
@@ -73,7 +68,7 @@ def bus_simulator(config: DlmsBusConfig, *, bus_index: int, seed: int,
     return simulator
 
 
-class DlmsFleet:
+class DlmsFleet(BusFleet[DlmsSimulator]):
     """Lines of SPODES meters and an optional control port, started and stopped together."""
 
     protocol = "dlms"
@@ -98,35 +93,8 @@ class DlmsFleet:
         control = None if config.control is None else parse_listen(config.control.listen)
         return cls(buses, control=control, clock=clock)
 
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Every bus, then the control port; on a failure what started is closed again."""
-        try:
-            for bus in self.buses:
-                await bus.start()
-            if self.control is not None:
-                await self.control.start()
-        except BaseException:
-            await self.close()
-            raise
-        logger.info("%d simulated SPODES meter(s) on %d bus(es), control %s",
-                    len(self.meters), len(self.buses),
-                    "off" if self.control is None else self.control.listen)
-
-    async def close(self) -> None:
-        if self.control is not None:
-            await self.control.close()
-        for bus in self.buses:
-            await bus.close()
-
-    async def __aenter__(self) -> DlmsFleet:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        traceback: TracebackType | None) -> None:
-        await self.close()
+    def summary(self) -> str:
+        return f"{len(self.meters)} simulated SPODES meter(s)"
 
     # -- meters and control --------------------------------------------------------------------
 

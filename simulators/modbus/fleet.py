@@ -17,15 +17,14 @@ In-process use (tests)::
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any
 
 from core.errors import ConfigError
 from core.tariffs import schedule_named
 from drivers.modbus.maps import RegisterMap, load_map
 from simulators.control import ControlServer
+from simulators.lifecycle import BusFleet
 from simulators.mercury230.clock import Clock, system_clock
 from simulators.mercury230.config import parse_listen
 from simulators.modbus.commands import run_command
@@ -36,9 +35,6 @@ from simulators.modbus.unit import ModbusUnit
 from simulators.serial import PtyPort
 
 __all__ = ["ModbusFleet", "bus_from_config"]
-
-logger = logging.getLogger(__name__)
-
 
 def bus_from_config(config: ModbusBusConfig, *, bus_index: int, seed: int,
                     clock: Clock) -> ModbusBus:
@@ -75,7 +71,7 @@ def bus_from_config(config: ModbusBusConfig, *, bus_index: int, seed: int,
                      name=config.name or f"bus-{bus_index + 1}")
 
 
-class ModbusFleet:
+class ModbusFleet(BusFleet[ModbusBus]):
     """Lines of Modbus units and an optional control port, started and stopped together."""
 
     protocol = "modbus"
@@ -102,34 +98,8 @@ class ModbusFleet:
         control = None if config.control is None else parse_listen(config.control.listen)
         return cls(buses, control=control, clock=clock)
 
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Every bus, then the control port; on a failure what started is closed again."""
-        try:
-            for bus in self.buses:
-                await bus.start()
-            if self.control is not None:
-                await self.control.start()
-        except BaseException:
-            await self.close()
-            raise
-        logger.info("%d simulated Modbus unit(s) on %d bus(es), control %s", len(self.units),
-                    len(self.buses), "off" if self.control is None else self.control.listen)
-
-    async def close(self) -> None:
-        if self.control is not None:
-            await self.control.close()
-        for bus in self.buses:
-            await bus.close()
-
-    async def __aenter__(self) -> ModbusFleet:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        traceback: TracebackType | None) -> None:
-        await self.close()
+    def summary(self) -> str:
+        return f"{len(self.units)} simulated Modbus unit(s)"
 
     # -- units and control ---------------------------------------------------------------------
 
