@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from core.config import format_validation_error, load_toml
 from core.errors import ConfigError
 from core.tariffs import SINGLE_RATE, THREE_ZONE, TWO_ZONE
+from simulators.arguments import DEFAULT_LISTEN, line_keys
 from simulators.dlms.cli import add_dlms_arguments, run_dlms
 from simulators.lifecycle import run_until_signal
 from simulators.mercury200.cli import add_mercury200_arguments, run_mercury200
@@ -44,7 +45,6 @@ from simulators.modbus.cli import add_modbus_arguments, run_modbus
 __all__ = ["add_sim_arguments", "build_fleet_config", "run_sim"]
 
 PROTOCOLS = ("mercury230", "mercury200", "dlms", "modbus")
-DEFAULT_LISTEN = "127.0.0.1:0"
 
 
 def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
@@ -148,7 +148,7 @@ def build_fleet_config(args: argparse.Namespace) -> FleetConfig:
             "delay_s": args.fault_delay_s,
         }
     bus: dict[str, Any] = {
-        **_line(args),
+        **line_keys(args),
         "meter": [{**meter, "address": args.address + i} for i in range(args.meters)],
     }
     document: dict[str, Any] = {"protocol": args.protocol, "seed": args.seed, "bus": [bus]}
@@ -158,22 +158,6 @@ def build_fleet_config(args: argparse.Namespace) -> FleetConfig:
         return SerialFleetConfig.model_validate(document)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, "isu sim")) from exc
-
-
-def _line(args: argparse.Namespace) -> dict[str, Any]:
-    """The bus keys of ``--listen`` or ``--serial-pty`` and its line options."""
-    serial = {"baud": args.baud, "parity": args.parity}
-    if not args.serial_pty:
-        given = [f"--{name}" for name, value in serial.items() if value is not None]
-        if args.echo:
-            given.append("--echo")
-        if given:
-            raise ConfigError(f"{', '.join(given)} only go with --serial-pty")
-        return {"listen": args.listen}
-    if args.listen != DEFAULT_LISTEN:
-        raise ConfigError("give either --listen or --serial-pty, not both")
-    line = {name: value for name, value in serial.items() if value is not None}
-    return {"serial_pty": True, **line, "echo": bool(args.echo)}
 
 
 def _file_protocol(path: Path) -> object:

@@ -36,6 +36,7 @@ from core.config import format_validation_error, load_toml
 from core.errors import ConfigError
 from core.tariffs import SINGLE_RATE, THREE_ZONE, TWO_ZONE
 from drivers.mercury.m200.frame import MeterModel
+from simulators.arguments import line_keys
 from simulators.lifecycle import run_until_signal
 from simulators.mercury200.config import Fleet200Config
 from simulators.mercury200.fleet import Fleet200
@@ -143,8 +144,11 @@ def build_fleet_config(args: argparse.Namespace) -> Fleet200Config:
     if args.fault is not None:
         meter["fault"] = {"mode": args.fault, "probability": args.fault_probability,
                           "delay_s": args.fault_delay_s}
+    line = line_keys(args)
+    if "listen" in line:
+        _host_port(line["listen"], "--listen")
     bus: dict[str, Any] = {
-        **_line(args),
+        **line,
         "meter": [{**meter, "serial": args.address + i, "seed": args.seed + i}
                   for i in range(args.meters)],
     }
@@ -156,25 +160,6 @@ def build_fleet_config(args: argparse.Namespace) -> Fleet200Config:
         return Fleet200Config.model_validate(document)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, "isu sim mercury200")) from exc
-
-
-def _line(args: argparse.Namespace) -> dict[str, Any]:
-    """The bus keys of ``--listen`` or ``--serial-pty`` and its line options."""
-    listen = getattr(args, "listen", None) or "127.0.0.1:0"
-    serial = {"baud": getattr(args, "baud", None), "parity": getattr(args, "parity", None)}
-    echo = bool(getattr(args, "echo", False))
-    if not getattr(args, "serial_pty", False):
-        given = [f"--{name}" for name, value in serial.items() if value is not None]
-        if echo:
-            given.append("--echo")
-        if given:
-            raise ConfigError(f"{', '.join(given)} only go with --serial-pty")
-        _host_port(listen, "--listen")
-        return {"listen": listen}
-    if listen != "127.0.0.1:0":
-        raise ConfigError("give either --listen or --serial-pty, not both")
-    line = {name: value for name, value in serial.items() if value is not None}
-    return {"serial_pty": True, **line, "echo": echo}
 
 
 def build_fleet(args: argparse.Namespace, clock: ScaledClock | None = None) -> Fleet200:

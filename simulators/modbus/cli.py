@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from core.config import format_validation_error, load_toml
 from core.errors import ConfigError
 from drivers.modbus.maps import load_map
+from simulators.arguments import line_keys
 from simulators.lifecycle import run_until_signal
 from simulators.mercury230.clock import Clock, ScaledClock
 from simulators.mercury230.config import ControlConfig
@@ -37,7 +38,6 @@ from simulators.modbus.unit import unit_range
 
 __all__ = ["add_modbus_arguments", "build_fleet", "build_fleet_config", "run_modbus"]
 
-DEFAULT_LISTEN = "127.0.0.1:0"
 
 
 def add_modbus_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,20 +66,9 @@ def _fault(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def _line(args: argparse.Namespace) -> dict[str, Any]:
-    serial = {"baud": args.baud, "parity": args.parity}
-    if not args.serial_pty:
-        given = [f"--{name}" for name, value in serial.items() if value is not None]
-        if args.echo:
-            given.append("--echo")
-        if given:
-            raise ConfigError(f"{', '.join(given)} only go with --serial-pty")
-        return {"listen": args.listen}
-    if args.listen != DEFAULT_LISTEN:
-        raise ConfigError("give either --listen or --serial-pty, not both")
-    if args.framing == "tcp":
+    if args.serial_pty and args.framing == "tcp":
         raise ConfigError("--serial-pty carries RTU framing, not --framing tcp")
-    line = {name: value for name, value in serial.items() if value is not None}
-    return {"serial_pty": True, **line, "echo": bool(args.echo)}
+    return line_keys(args)
 
 
 def build_fleet_config(args: argparse.Namespace) -> ModbusFleetConfig:
