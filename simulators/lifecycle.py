@@ -35,6 +35,8 @@ class _Bus(Protocol):
 
     async def close(self) -> None: ...
 
+    def describe_bus(self) -> dict[str, Any]: ...
+
 
 BusT = TypeVar("BusT", bound=_Bus)
 
@@ -43,8 +45,18 @@ class BusFleet(Generic[BusT]):
     """Buses and an optional control port, started and stopped together; a subclass sets
     ``buses`` and ``control`` and says what it simulates in :meth:`summary`."""
 
+    protocol: str
     buses: list[BusT]
     control: ControlServer | None
+
+    def describe(self) -> dict[str, Any]:
+        """The first line ``isu sim`` prints: the protocol, each bus (where it listens and what
+        it carries, in the bus's own words) and the control port."""
+        return {
+            "protocol": self.protocol,
+            "buses": [bus.describe_bus() for bus in self.buses],
+            "control": None if self.control is None else self.control.listen,
+        }
 
     def summary(self) -> str:
         """What the fleet simulates, for the start-up log line ("3 simulated … meter(s)")."""

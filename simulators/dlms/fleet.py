@@ -116,15 +116,6 @@ class DlmsFleet(BusFleet[DlmsSimulator]):
             raise KeyError(f"{problem} match {key!r}" + ("" if bus is None else f" on bus {bus}"))
         return found[0]
 
-    def describe(self) -> dict[str, Any]:
-        """The first line ``isu sim`` prints: the Mercury fleets' shape, with ``transport``
-        and ``logical_device`` on each bus."""
-        return {
-            "protocol": self.protocol,
-            "buses": [bus.describe_bus() for bus in self.buses],
-            "control": None if self.control is None else self.control.listen,
-        }
-
     def command(self, document: dict[str, Any]) -> dict[str, Any]:
         """Run one control command (docs/simulators.md, "DLMS"); never raises."""
         return run_command(self.buses, document, clock=self.clock, describe=self.describe)
