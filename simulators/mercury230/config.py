@@ -18,13 +18,14 @@ Validated once at start-up (frozen models, unknown keys are errors); see docs/si
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from core.config import ConfigModel
 from core.obis import EnergyKind
 from core.tariffs import schedule_named
+from drivers.transport.timing import Parity
 from simulators.mercury230.faults import Fault, FaultMode
 from simulators.mercury230.settings import MeterSettings, PasswordEncoding, parse_kind
 
@@ -141,6 +142,30 @@ class SimBusConfig(ConfigModel):
     #: Fallback end-of-frame gap for requests of unknown length (known ones end by length).
     gap_s: float = Field(default=0.1, gt=0.0, le=10.0)
     meter: tuple[SimMeterConfig, ...] = Field(min_length=1)
+
+
+class LineConfig(ConfigModel):
+    """Where a simulated bus is: a TCP port (``listen``) or a serial pseudo-terminal
+    (``serial_pty = true``, at ``baud`` and ``parity``, ``echo`` like a two-wire RS-485
+    adapter). The bus configurations of every protocol have these keys."""
+
+    listen: Listen = "127.0.0.1:0"
+    serial_pty: bool = False
+    baud: int = Field(default=9600, gt=0, le=4_000_000)
+    parity: Parity = "N"
+    echo: bool = False
+
+    @model_validator(mode="after")
+    def _one_line(self) -> Self:
+        given = self.model_fields_set
+        if self.serial_pty and "listen" in given:
+            raise ValueError("a bus has either listen or serial_pty = true, not both")
+        if not self.serial_pty:
+            if "listen" not in given:
+                raise ValueError("listen is required (or serial_pty = true)")
+            if given & {"baud", "parity", "echo"}:
+                raise ValueError("baud, parity and echo apply to serial_pty buses only")
+        return self
 
 
 class ControlConfig(ConfigModel):

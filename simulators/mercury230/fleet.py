@@ -19,17 +19,17 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from core.errors import ConfigError
-from drivers.transport.timing import Parity
 from simulators.control import ControlServer
 from simulators.mercury230.clock import Clock, system_clock
 from simulators.mercury230.commands import run_command
 from simulators.mercury230.config import (
     FleetConfig,
+    LineConfig,
     Listen,
     SimBusConfig,
     SimMeterConfig,
@@ -105,27 +105,11 @@ def meter_from_config(
     return meter
 
 
-class SerialSimBusConfig(SimBusConfig):
+class SerialSimBusConfig(LineConfig, SimBusConfig):
     """A bus on a TCP port (``listen``) or on a serial pseudo-terminal (``serial_pty = true``,
     at ``baud`` and ``parity``, ``echo`` like a two-wire RS-485 adapter)."""
 
     listen: Listen = "127.0.0.1:0"
-    serial_pty: bool = False
-    baud: int = Field(default=9600, gt=0, le=4_000_000)
-    parity: Parity = "N"
-    echo: bool = False
-
-    @model_validator(mode="after")
-    def _one_line(self) -> Self:
-        given = self.model_fields_set
-        if self.serial_pty and "listen" in given:
-            raise ValueError("a bus has either listen or serial_pty = true, not both")
-        if not self.serial_pty:
-            if "listen" not in given:
-                raise ValueError("listen is required (or serial_pty = true)")
-            if given & {"baud", "parity", "echo"}:
-                raise ValueError("baud, parity and echo apply to serial_pty buses only")
-        return self
 
 
 class SerialFleetConfig(FleetConfig):

@@ -29,8 +29,7 @@ from pydantic import Field, field_validator, model_validator
 
 from core.config import ConfigModel, TimeZoneName
 from core.tariffs import schedule_named
-from drivers.transport.timing import Parity
-from simulators.mercury230.config import ControlConfig, Listen
+from simulators.mercury230.config import ControlConfig, LineConfig
 from simulators.modbus.faults import EXCEPTION_CODES, FaultMode, ModbusFault
 from simulators.modbus.meter import default_serial
 from simulators.modbus.unit import unit_range
@@ -89,16 +88,11 @@ class ModbusUnitConfig(ConfigModel):
         return value
 
 
-class ModbusBusConfig(ConfigModel):
+class ModbusBusConfig(LineConfig):
     """A line on a TCP port (``listen``) or a serial pty (``serial_pty = true``, ``baud``,
     ``parity``, ``echo``; RTU framing), with ``units = N`` of ``map`` and/or ``[[bus.unit]]``."""
 
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
-    listen: Listen = "127.0.0.1:0"
-    serial_pty: bool = False
-    baud: int = Field(default=9600, gt=0, le=4_000_000)
-    parity: Parity = "N"
-    echo: bool = False
     #: ``tcp`` (MBAP) or ``rtu``; default ``rtu`` on a serial pty, ``tcp`` on a TCP port.
     framing: Literal["tcp", "rtu"] | None = None
     map: str | None = Field(default=None, min_length=1)
@@ -108,14 +102,6 @@ class ModbusBusConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        given = self.model_fields_set
-        if self.serial_pty and "listen" in given:
-            raise ValueError("a bus has either listen or serial_pty = true, not both")
-        if not self.serial_pty:
-            if "listen" not in given:
-                raise ValueError("listen is required (or serial_pty = true)")
-            if given & {"baud", "parity", "echo"}:
-                raise ValueError("baud, parity and echo apply to serial_pty buses only")
         if self.serial_pty and self.framing == "tcp":
             raise ValueError("a serial line carries framing = \"rtu\", not tcp")
         if self.units and self.map is None:
