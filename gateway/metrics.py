@@ -3,15 +3,44 @@ process in tests and in the demo)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Iterator, Mapping
 
-__all__ = ["GatewayMetrics"]
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = ["GatewayMetrics", "VerificationDue"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 # From seconds (live polling) to a week (a collector catching up after an outage).
 _LAG_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0, 3600.0,
                 6 * 3600.0, 86_400.0, 7 * 86_400.0)
+
+
+class VerificationDue(Collector):
+    """``isu_meter_verification_due_timestamp_seconds{meter_id, contract}``: the meters whose
+    verification interval («МПИ») ends soon (gateway/verification.py). The whole set is swapped
+    at once, so a scrape never sees half a round and a re-verified meter's series goes away."""
+
+    NAME = "isu_meter_verification_due_timestamp_seconds"
+    HELP = ("Start (00:00 UTC) of the day a registered meter's next verification is due; only "
+            "meters due within 90 days, overdue ones included")
+
+    def __init__(self) -> None:
+        self._due: dict[tuple[str, str], float] = {}
+
+    def update(self, due: Mapping[tuple[str, str], float]) -> None:
+        self._due = dict(due)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self.NAME, self.HELP, labels=["meter_id", "contract"])
+        for (meter_id, contract), timestamp in sorted(self._due.items()):
+            family.add_metric([meter_id, contract], timestamp)
+        yield family
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(self.NAME, self.HELP, labels=["meter_id", "contract"])
 
 
 class GatewayMetrics:
@@ -84,4 +113,16 @@ class GatewayMetrics:
         )
         self.queue_depth = Gauge(
             "isu_gateway_queue_depth", "Deliveries waiting for a batch", registry=r
+        )
+        self.verification_due = VerificationDue()
+        r.register(self.verification_due)
+        self.verification_checked = Gauge(
+            "isu_gateway_verification_checked_timestamp_seconds",
+            "When the meters' verification dates were last read from the registry",
+            registry=r,
+        )
+        self.verification_errors = Counter(
+            "isu_gateway_verification_errors",
+            "Failed reads of the meters' verification dates",
+            registry=r,
         )

@@ -54,6 +54,7 @@ from gateway.broker import BrokerLink
 from gateway.config import GatewayConfig
 from gateway.housekeeping import RetentionWorker
 from gateway.metrics import GatewayMetrics
+from gateway.verification import VerificationWatch
 from timeseries.store import PreparedBatch, Store, WriteResult, prepare_batch
 
 __all__ = ["Gateway", "run_gateway"]
@@ -98,6 +99,7 @@ class Gateway:
         self._abandon = threading.Event()
         self._metrics_server: Any = None
         self._retention: RetentionWorker | None = None
+        self._verification: VerificationWatch | None = None
         self.metrics_address: tuple[str, int] | None = None
 
     def __enter__(self) -> Gateway:
@@ -145,6 +147,8 @@ class Gateway:
                 raise ConfigError(f"[metrics] cannot listen on {host}:{port}: {exc}") from exc
             self.metrics_address = (host, self._metrics_server.server_address[1])
             logger.info("metrics on http://%s:%d/metrics", *self.metrics_address)
+            self._verification = VerificationWatch(dsn, self.metrics)
+            self._verification.start()
         self._stopping.clear()
         self._abandon.clear()
         self._batcher_done.clear()
@@ -185,6 +189,9 @@ class Gateway:
         if self._retention is not None:
             self._retention.stop()
             self._retention = None
+        if self._verification is not None:
+            self._verification.stop()
+            self._verification = None
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -23,7 +23,9 @@ PGBIN="/usr/lib/postgresql/$PG_VERSION/bin"
 TS_CONTROL="/usr/share/postgresql/$PG_VERSION/extension/timescaledb.control"
 TS_LIB="/usr/lib/postgresql/$PG_VERSION/lib/timescaledb.so"
 PACKAGES=(mosquitto mosquitto-clients "postgresql-$PG_VERSION" "postgresql-server-dev-$PG_VERSION"
-          cmake gcc libc6-dev make python3-venv xz-utils dpkg-dev)
+          cmake gcc libc6-dev make python3-venv xz-utils dpkg-dev
+          # the tests of deploy/: docker-compose config, promtool, systemd-analyze verify
+          docker-compose prometheus systemd)
 # Where data goes when the service's OS user cannot traverse to .local/ (e.g. a checkout in /root).
 ALT_BASE="/var/lib/isu-gateway-local/$(printf %s "$ROOT" | sha256sum | cut -c1-12)"
 
@@ -99,8 +101,23 @@ cmd_install() {
         local log
         log="$(mktemp /var/tmp/isu-apt.XXXXXX)"
         export DEBIAN_FRONTEND=noninteractive
+        # No package starts a service while we install (prometheus is here for promtool only;
+        # ours run privately): a policy-rc.d saying so exists while apt runs, unless the
+        # machine has its own.
+        local policy=/usr/sbin/policy-rc.d own_policy=""
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\n# deploy/local/services.sh, while apt-get runs\nexit 101\n' >"$policy"
+            chmod 755 "$policy"
+            own_policy=1
+        fi
         { apt-get -q update && apt-get -q install -y --no-install-recommends "${missing[@]}"; } \
-            >"$log" 2>&1 || { tail -n 30 "$log" >&2; die "apt-get failed (log: $log)"; }
+            >"$log" 2>&1 || { [ -z "$own_policy" ] || rm -f "$policy"; tail -n 30 "$log" >&2
+                               die "apt-get failed (log: $log)"; }
+        [ -z "$own_policy" ] || rm -f "$policy"
+        if printf '%s\n' "${missing[@]}" | grep -qx prometheus && command -v systemctl >/dev/null; then
+            systemctl disable prometheus.service >>"$log" 2>&1 || true   # nor at boot
+            if [ -d /run/systemd/system ]; then systemctl stop prometheus.service >>"$log" 2>&1 || true; fi
+        fi
         rm -f "$log"
     fi
     if ! have_timescaledb; then
