@@ -87,6 +87,13 @@ def _mqtt_user(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run_mqtt_user)
 
 
+def _migrate(parser: argparse.ArgumentParser) -> None:
+    from isu.migrate import add_migrate_arguments, run_migrate
+
+    add_migrate_arguments(parser)
+    parser.set_defaults(handler=run_migrate)
+
+
 def _deadletter(parser: argparse.ArgumentParser) -> None:
     from gateway.deadletter_cli import add_deadletter_arguments, run_deadletter
 
@@ -115,6 +122,7 @@ _COMMANDS = (
     _Command("gateway", "MQTT to TimescaleDB ingest", _gateway),
     _Command("api", "the HTTP API", _api),
     _Command("registry", "load or update the object tree (JSON or CSV)", _registry),
+    _Command("migrate", "apply the database migrations of this release, or list them", _migrate),
     _Command("api-key", "create, revoke or list the HTTP API's keys", _apikey),
     _Command("mqtt-user", "create, delete or list users in the broker's password file", _mqtt_user),
     _Command("deadletter", "inspect and re-ingest dead-lettered messages", _deadletter),
