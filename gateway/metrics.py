@@ -114,6 +114,13 @@ class GatewayMetrics:
         self.queue_depth = Gauge(
             "isu_gateway_queue_depth", "Deliveries waiting for a batch", registry=r
         )
+        # Seen from the data centre, whether or not Prometheus can reach the site: a collector
+        # whose messages stop arriving (alert IsuCollectorNotHeard).
+        self.collector_last_stored = Gauge(
+            "isu_gateway_collector_last_stored_timestamp_seconds",
+            "When this gateway last committed a message of the collector (Unix time)",
+            ["collector"], registry=r,
+        )
         self.verification_due = VerificationDue()
         r.register(self.verification_due)
         self.verification_checked = Gauge(

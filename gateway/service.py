@@ -333,9 +333,14 @@ class Gateway:
     def _acknowledge(self, batch: _Batch, result: WriteResult, committed_at: datetime) -> None:
         plan = batch.plan
         stored = plan.to_store
+        collectors: set[str] = set()
         for message in stored:
             lag_s = (committed_at - message.read_at).total_seconds()
             self.metrics.ingest_lag_seconds.observe(max(0.0, lag_s))
+            collectors.add(message.collector)
+        for collector in collectors:
+            self.metrics.collector_last_stored.labels(collector=collector).set(
+                committed_at.timestamp())
         broker = self._broker
         if broker is None:
             return

@@ -267,6 +267,10 @@ def test_messages_are_batched_and_counted_in_the_metrics(
     batches = registry.get_sample_value("isu_gateway_batch_messages_count")
     assert batches is not None
     assert batches < 60
+    heard = registry.get_sample_value("isu_gateway_collector_last_stored_timestamp_seconds",
+                                      {"collector": messages[0].collector})
+    assert heard is not None
+    assert abs(heard - time.time()) < 60
     assert gateway.metrics_address is not None
     host, port = gateway.metrics_address
     with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as response:
