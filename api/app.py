@@ -68,26 +68,37 @@ def create_app(config: ApiConfig, *, clock: Callable[[], datetime] = utc_now) ->
     database = config.database
     metrics = ApiMetrics()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
-            dsn,
-            min_size=database.min_connections,
-            max_size=database.max_connections,
+    primary_dsn = database.resolved_primary_dsn()
+
+    def new_pool(where: str, name: str, min_size: int,
+                 max_size: int) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+        return AsyncConnectionPool(
+            where,
+            min_size=min_size,
+            max_size=max_size,
             kwargs={"autocommit": True, "application_name": "isu-api"},
             configure=_configure(database.statement_timeout_s),
             check=AsyncConnectionPool.check_connection,
             timeout=database.acquire_timeout_s,
-            name="isu-api",
+            name=name,
             open=False,
         )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = new_pool(dsn, "isu-api", database.min_connections, database.max_connections)
         await pool.open(wait=False)
+        # The primary only for the rare write (the export's counter): none kept open.
+        primary = None if primary_dsn is None else new_pool(primary_dsn, "isu-api-primary", 0, 2)
+        if primary is not None:
+            await primary.open(wait=False)
         app.state.services = Services(
             pool=pool,
             clock=clock,
             default_time_zone=config.time_zone,
             acquire_timeout_s=database.acquire_timeout_s,
             keys=KeyCache(config.key_cache_s),
+            primary_pool=primary,
         )
         collector = PoolCollector(pool.get_stats)
         metrics.registry.register(collector)
@@ -97,6 +108,8 @@ def create_app(config: ApiConfig, *, clock: Callable[[], datetime] = utc_now) ->
         finally:
             metrics.registry.unregister(collector)
             await pool.close()
+            if primary is not None:
+                await primary.close()
 
     app = FastAPI(
         title="isu-gateway API",

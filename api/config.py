@@ -43,6 +43,10 @@ class DatabaseConfig(ConfigModel):
 
     dsn: SecretStr | None = None
     dsn_file: Path | None = None
+    #: The primary, for the API's one write (the ATS 80020 export's message counter) when
+    #: ``dsn`` is a read replica (docs/scale-out.md); without it that write goes to ``dsn``.
+    primary_dsn: SecretStr | None = None
+    primary_dsn_file: Path | None = None
     min_connections: int = Field(default=1, ge=0, le=100)
     max_connections: int = Field(default=10, ge=1, le=100)
     #: How long a request waits for a pooled connection before it is answered 503.
@@ -54,6 +58,8 @@ class DatabaseConfig(ConfigModel):
     def _one_source(self) -> Self:
         if (self.dsn is None) == (self.dsn_file is None):
             raise ValueError("give exactly one of dsn and dsn_file")
+        if self.primary_dsn is not None and self.primary_dsn_file is not None:
+            raise ValueError("give at most one of primary_dsn and primary_dsn_file")
         if self.min_connections > self.max_connections:
             raise ValueError("min_connections exceeds max_connections")
         return self
@@ -65,6 +71,12 @@ class DatabaseConfig(ConfigModel):
         value = read_secret(self.dsn_file, None, "database.dsn_file")
         assert value is not None  # guaranteed by _one_source
         return value
+
+    def resolved_primary_dsn(self) -> str | None:
+        """The primary's DSN for the API's writes, or ``None`` when they go to ``dsn``."""
+        if self.primary_dsn is not None:
+            return self.primary_dsn.get_secret_value()
+        return read_secret(self.primary_dsn_file, None, "database.primary_dsn_file")
 
 
 class ApiConfig(ConfigModel):
@@ -85,9 +97,12 @@ def load_api_config(path: str | Path) -> ApiConfig:
     """
     path = Path(path)
     config = load_toml(path, ApiConfig)
-    dsn_file = config.database.dsn_file
-    if dsn_file is not None and not dsn_file.is_absolute():
-        database = config.database.model_copy(update={"dsn_file": path.parent / dsn_file})
+    relative = {key: path.parent / value for key in ("dsn_file", "primary_dsn_file")
+                if (value := getattr(config.database, key)) is not None
+                and not value.is_absolute()}
+    if relative:
+        database = config.database.model_copy(update=relative)
         config = config.model_copy(update={"database": database})
     config.database.resolved_dsn()
+    config.database.resolved_primary_dsn()
     return config

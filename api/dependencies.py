@@ -58,12 +58,27 @@ class Services:
     default_time_zone: str
     acquire_timeout_s: float
     keys: KeyCache
+    #: The primary's pool when ``pool`` reads from a replica (``database.primary_dsn``).
+    primary_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """A pooled connection; none free in time is a :class:`StorageError` (answered 503)."""
+        async with self._from(self.pool) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write_connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A connection for a request that writes: the primary's when the API reads from a
+        replica, else the same pool's."""
+        async with self._from(self.primary_pool or self.pool) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _from(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+                    ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         try:
-            async with self.pool.connection(timeout=self.acquire_timeout_s) as conn:
+            async with pool.connection(timeout=self.acquire_timeout_s) as conn:
                 yield conn
         except PoolTimeout as exc:
             raise StorageError("no database connection became available in time") from exc

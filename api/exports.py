@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -54,7 +55,7 @@ from api.formats import billing_ratio, to_kilo
 from api.periods import parse_date
 from api.queries import Scope
 from api.schemas import ErrorBody, ValidationErrorBody
-from core.errors import ExportError
+from core.errors import ExportError, StorageError
 from core.model import Quality
 from core.obis import EnergyKind, interval_obis
 
@@ -362,15 +363,20 @@ async def export_80020(
     number: ContractNumber, day: Day, scope: CallerScope, shared: Shared
 ) -> Response:
     operating_day = parse_date(day, "day")  # YYYY-MM-DD only, never a Unix time such as "0"
-    async with shared.connection() as conn, conn.transaction():
-        contract = await find_export_contract(conn, scope, number)
-        if contract is None:
-            raise HTTPException(status_code=404, detail=f"contract {number!r} not found")
-        try:
-            message = await _message(conn, contract, operating_day, shared.clock())
-            body = build_80020(message)
-        except ExportError as exc:  # raised in the transaction: the number is given back
-            raise _conflict(contract, str(exc)) from exc
+    try:
+        async with shared.write_connection() as conn, conn.transaction():
+            contract = await find_export_contract(conn, scope, number)
+            if contract is None:
+                raise HTTPException(status_code=404, detail=f"contract {number!r} not found")
+            try:
+                message = await _message(conn, contract, operating_day, shared.clock())
+                body = build_80020(message)
+            except ExportError as exc:  # raised in the transaction: the number is given back
+                raise _conflict(contract, str(exc)) from exc
+    except psycopg.errors.ReadOnlySqlTransaction as exc:
+        raise StorageError("the database refuses writes here (a read replica?): the export's "
+                           "message counter needs database.primary_dsn (docs/scale-out.md)") \
+            from exc
     name = file_name_80020(message)
     logger.info(
         "80020 export of contract %s for %s: message %d of sender %s",

@@ -369,3 +369,21 @@ async def test_a_file_the_builder_refuses_gives_its_number_back(dsn: str) -> Non
     assert fine.status_code == 200
     # The builder refused after the number was taken; the transaction gave it back.
     assert _counters(dsn) == {"7700000009": 1}
+
+
+async def test_an_api_on_a_read_replica_writes_the_counter_on_the_primary(dsn: str) -> None:
+    # A session that refuses writes stands for a hot-standby replica (docs/scale-out.md).
+    replica = psycopg.conninfo.make_conninfo(dsn, options="-c default_transaction_read_only=on")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        key, _ = create_key(conn, "replica-test", admin=True)
+    async with api_client(replica, key=key) as client:
+        read = await client.get("/api/v1/contracts")
+        refused = await _export(client, "EXP-LOCAL")
+    assert read.status_code == 200
+    assert refused.status_code == 503  # logged: a read replica needs database.primary_dsn
+    assert _counters(dsn) == {}
+    async with api_client(replica, key=key, primary_dsn=dsn) as client:
+        exported = await _export(client, "EXP-LOCAL")
+    assert exported.status_code == 200, exported.text
+    assert ET.fromstring(exported.content).attrib["number"] == "1"
+    assert _counters(dsn) == {SENDER: 1}
