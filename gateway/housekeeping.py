@@ -9,7 +9,6 @@ lock in ``timeseries.retention``); the others skip the round.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -17,6 +16,7 @@ import psycopg
 
 from core.errors import StorageError
 from gateway.metrics import GatewayMetrics
+from gateway.periodic import PeriodicWorker
 from timeseries.retention import RetentionConfig, apply_retention
 
 __all__ = ["RetentionWorker"]
@@ -26,7 +26,9 @@ logger = logging.getLogger(__name__)
 _FIRST_ROUND_S = 5.0
 
 
-class RetentionWorker:
+class RetentionWorker(PeriodicWorker):
+    thread_name = "isu-gateway-retention"
+
     def __init__(
         self,
         dsn: str,
@@ -35,25 +37,23 @@ class RetentionWorker:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        super().__init__()
         self._dsn = dsn
         self._config = config
         self._metrics = metrics
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         if not self._config.horizons():
             logger.info("retention: every stream is kept for ever (no [retention] horizons)")
             return
-        self._thread = threading.Thread(target=self._run, name="isu-gateway-retention", daemon=True)
-        self._thread.start()
+        super().start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30.0)
-            self._thread = None
+    def first_delay_s(self) -> float:
+        return _FIRST_ROUND_S
+
+    def every_s(self) -> float:
+        return self._config.every_s
 
     def run_once(self) -> None:
         try:
@@ -70,9 +70,3 @@ class RetentionWorker:
             self._metrics.retention_removed.labels(table, "chunks").inc(chunks)
         for stream, rows in result.rows_deleted.items():
             self._metrics.retention_removed.labels(stream, "rows").inc(rows)
-
-    def _run(self) -> None:
-        delay = _FIRST_ROUND_S
-        while not self._stop.wait(delay):
-            self.run_once()
-            delay = self._config.every_s

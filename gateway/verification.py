@@ -14,7 +14,6 @@ rules take ``min by (meter_id)`` across them.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import psycopg
 
 from gateway.metrics import GatewayMetrics
+from gateway.periodic import PeriodicWorker
 
 __all__ = ["HORIZON_DAYS", "VerificationWatch", "due_meters"]
 
@@ -55,7 +55,9 @@ def due_meters(
     }
 
 
-class VerificationWatch:
+class VerificationWatch(PeriodicWorker):
+    thread_name = "isu-gateway-verification"
+
     def __init__(
         self,
         dsn: str,
@@ -64,24 +66,14 @@ class VerificationWatch:
         every_s: float = _EVERY_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        super().__init__()
         self._dsn = dsn
         self._metrics = metrics
         self._every_s = every_s
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name="isu-gateway-verification", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30.0)
-            self._thread = None
+    def every_s(self) -> float:
+        return self._every_s
 
     def run_once(self) -> bool:
         """One round; False (logged and counted) when the database fails. The previous round's
@@ -97,8 +89,3 @@ class VerificationWatch:
         self._metrics.verification_due.update(due)
         self._metrics.verification_checked.set(now.timestamp())
         return True
-
-    def _run(self) -> None:
-        self.run_once()
-        while not self._stop.wait(self._every_s):
-            self.run_once()
