@@ -11,17 +11,39 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from simulators.listener import TcpListener
 
-__all__ = ["CommandHandler", "ControlServer"]
+__all__ = ["CommandError", "CommandHandler", "ControlServer", "dispatch"]
 
 logger = logging.getLogger(__name__)
 
 #: Takes one decoded command, returns the answer object (``ok`` plus the result or ``error``).
 CommandHandler = Callable[[dict[str, Any]], dict[str, Any]]
+
+FleetT = TypeVar("FleetT")
+
+
+class CommandError(Exception):
+    """A command that cannot be run; its message goes back to the client."""
+
+
+def dispatch(commands: Mapping[str, Callable[[FleetT, dict[str, Any]], dict[str, Any]]],
+             fleet: FleetT, document: dict[str, Any]) -> dict[str, Any]:
+    """Run the command ``document`` names (``cmd``; a bare ``fault`` key means the ``fault``
+    command) on ``fleet``; never raises: ``{"ok": true, …result}`` or ``{"ok": false,
+    "error": …}`` for an unknown command, a :class:`CommandError` or a bad value."""
+    name = document.get("cmd", "fault" if "fault" in document else None)
+    handler = commands.get(name) if isinstance(name, str) else None
+    if handler is None:
+        return {"ok": False, "error": f"unknown command {name!r}; known: {', '.join(commands)}"}
+    try:
+        return {"ok": True, **handler(fleet, document)}
+    except (CommandError, LookupError, ValueError, TypeError, ArithmeticError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        return {"ok": False, "error": str(message)}
 
 _MAX_LINE = 64 * 1024
 

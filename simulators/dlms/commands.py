@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.model import format_utc
 from core.obis import EnergyKind
+from simulators.control import CommandError, dispatch
 from simulators.dlms.faults import DlmsFault
 from simulators.dlms.meter import SpodesMeter
 from simulators.dlms.spodes import SHIFT_LIMIT_S
@@ -28,10 +29,6 @@ if TYPE_CHECKING:
     from simulators.dlms.simulator import DlmsSimulator
 
 __all__ = ["COMMANDS", "run_command"]
-
-
-class CommandError(Exception):
-    """A command that cannot be run; its message goes back to the client."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +65,7 @@ def run_command(buses: Sequence[DlmsSimulator], document: dict[str, Any], *, clo
                 describe: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run one command on the meters of ``buses``; never raises. ``describe`` gives the
     start-up JSON (``list``), ``clock`` is the meters' clock (``advance``)."""
-    name = document.get("cmd", "fault" if "fault" in document else None)
-    handler = COMMANDS.get(name) if isinstance(name, str) else None
-    if handler is None:
-        return {"ok": False, "error": f"unknown command {name!r}; known: {', '.join(COMMANDS)}"}
-    try:
-        return {"ok": True, **handler(_Fleet(buses, clock, describe), document)}
-    except (CommandError, LookupError, ValueError, TypeError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        return {"ok": False, "error": str(message)}
+    return dispatch(COMMANDS, _Fleet(buses, clock, describe), document)
 
 
 def _targets(fleet: _Fleet, document: dict[str, Any]) -> list[_Target]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from core.model import format_utc
+from simulators.control import CommandError, dispatch
 from simulators.mercury230.faults import Fault
 from simulators.mercury230.meter import SimulatedMeter
 from simulators.mercury230.settings import parse_kind
@@ -22,20 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["COMMANDS", "run_command"]
 
 
-class CommandError(Exception):
-    """A command that cannot be run; its message goes back to the client."""
-
-
 def run_command(fleet: SimulatorFleet, document: dict[str, Any]) -> dict[str, Any]:
-    name = document.get("cmd", "fault" if "fault" in document else None)
-    handler = COMMANDS.get(name) if isinstance(name, str) else None
-    if handler is None:
-        return {"ok": False, "error": f"unknown command {name!r}; known: {', '.join(COMMANDS)}"}
-    try:
-        return {"ok": True, **handler(fleet, document)}
-    except (CommandError, KeyError, ValueError, TypeError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        return {"ok": False, "error": str(message)}
+    return dispatch(COMMANDS, fleet, document)
 
 
 def _meters(fleet: SimulatorFleet, document: dict[str, Any]) -> list[SimulatedMeter]:

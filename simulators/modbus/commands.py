@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from core.model import format_utc
+from simulators.control import CommandError, dispatch
 from simulators.mercury230.clock import Clock
 from simulators.modbus.faults import ModbusFault
 
@@ -23,10 +24,6 @@ if TYPE_CHECKING:
     from simulators.modbus.unit import ModbusUnit
 
 __all__ = ["COMMANDS", "run_command"]
-
-
-class CommandError(Exception):
-    """A command that cannot be run; its message goes back to the client."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +40,7 @@ def run_command(buses: Sequence[ModbusBus], document: dict[str, Any], *, clock: 
                 describe: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run one command on the units of ``buses``; never raises. ``describe`` gives the
     start-up JSON (``list``), ``clock`` is the units' clock (``advance``)."""
-    name = document.get("cmd", "fault" if "fault" in document else None)
-    handler = COMMANDS.get(name) if isinstance(name, str) else None
-    if handler is None:
-        return {"ok": False, "error": f"unknown command {name!r}; known: {', '.join(COMMANDS)}"}
-    try:
-        return {"ok": True, **handler(_Fleet(buses, clock, describe), document)}
-    except (CommandError, LookupError, ValueError, TypeError, InvalidOperation) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        return {"ok": False, "error": str(message)}
+    return dispatch(COMMANDS, _Fleet(buses, clock, describe), document)
 
 
 def _targets(fleet: _Fleet, document: dict[str, Any]) -> list[tuple[ModbusBus, ModbusUnit]]:
