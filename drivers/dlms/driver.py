@@ -98,7 +98,9 @@ _INSTANT = (*INSTANT_CHANNELS, *_SINGLE_PHASE)
 #: (meter id, system title, secret) → its HLS-GMAC settings with the live invocation counter.
 _GMAC: dict[tuple[str, bytes, str | None], GmacSecurity] = {}
 _GMAC_LIMIT = 65536
-_DEFAULT_SNAPSHOT_WINDOW = {Stream.DAILY: timedelta(days=1), Stream.MONTHLY: timedelta(days=31)}
+#: Without ``since``, the newest snapshot found this far back: two periods, so that a meter
+#: whose clock lags (or that stamps its snapshot late) still gives its last one.
+_DEFAULT_SNAPSHOT_WINDOW = {Stream.DAILY: timedelta(days=2), Stream.MONTHLY: timedelta(days=62)}
 
 
 class DlmsDriver:

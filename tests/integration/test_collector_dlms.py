@@ -74,7 +74,8 @@ async def test_a_collector_that_was_down_reads_every_missed_item_of_dlms_meters_
     tmp_path: Path,
 ) -> None:
     # The meters' clock stands 20 hours behind the real one, so that everything they record
-    # is in the driver's past while its default window (the last day) still covers it.
+    # is in the driver's past while its default windows (the last day of profile, the last two
+    # days of daily snapshots) still cover it, whatever the time of day.
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=20)
     clock = ManualClock(start + timedelta(minutes=5))
     meters = [SpodesMeter(SpodesSettings(serial=f"5000{index:04d}", seed=index, history_days=2),
