@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from psycopg_pool import AsyncConnectionPool
 
-from api import archive, exports, health, journal, meters, tree
+from api import archive, consumption, exports, health, journal, meters, tree, ui
 from api.auth import KeyCache
 from api.config import ApiConfig
 from api.dependencies import Services, caller
@@ -129,6 +129,7 @@ def create_app(config: ApiConfig, *, clock: Callable[[], datetime] = utc_now) ->
         (API_PREFIX, journal.router),
         (API_PREFIX, archive.router),
         (API_PREFIX, tree.router),
+        (API_PREFIX, consumption.router),
     ]
     for prefix, router in routers:
         if prefix == API_PREFIX:
@@ -142,6 +143,7 @@ def create_app(config: ApiConfig, *, clock: Callable[[], datetime] = utc_now) ->
         else:
             app.include_router(router, prefix=prefix)
     install_openapi(app, routers)
+    ui.install_ui(app)
     templates = [
         prefix + route.path
         for prefix, router in routers
