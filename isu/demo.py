@@ -396,6 +396,7 @@ def run_demo(args: argparse.Namespace) -> int:
             f"isu demo: readings of all {len(expected)} meters served {elapsed:.1f} s after start",
             flush=True,
         )
+        print(f"UI: {api}/ui/ (sign in with the key below)", flush=True)
         print(f"API: {api}/api/v1/meters", flush=True)
         print(f"API documentation: {api}/api/v1/docs", flush=True)
         print(f"API key (admin): {key}", flush=True)

@@ -25,7 +25,9 @@ TS_LIB="/usr/lib/postgresql/$PG_VERSION/lib/timescaledb.so"
 PACKAGES=(mosquitto mosquitto-clients "postgresql-$PG_VERSION" "postgresql-server-dev-$PG_VERSION"
           cmake gcc libc6-dev make python3-venv xz-utils dpkg-dev
           # the tests of deploy/: docker-compose config, promtool, systemd-analyze verify
-          docker-compose prometheus systemd)
+          docker-compose prometheus systemd
+          # the browser tests of the web UI (tests/browser): Debian's chromium, driven by Playwright
+          chromium)
 # Where data goes when the service's OS user cannot traverse to .local/ (e.g. a checkout in /root).
 ALT_BASE="/var/lib/isu-gateway-local/$(printf %s "$ROOT" | sha256sum | cut -c1-12)"
 

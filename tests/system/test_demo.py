@@ -37,6 +37,8 @@ def test_demo_serves_every_meter_within_a_minute(
         assert int(served[1]) == 20
         assert float(served[2]) < 60
         assert re.search(r"^API: http://127\.0\.0\.1:\d+/api/v1/meters$", done.stdout, re.M)
+        ui = re.search(r"^UI: (http://127\.0\.0\.1:\d+/ui/) \(sign in", done.stdout, re.M)
+        assert ui is not None, done.stdout
         assert re.search(r"^API key \(admin\): isu_[A-Za-z0-9_-]{43}$", done.stdout, re.M)
         for name in ("sim", "registry", "gateway", "collector", "api"):
             assert (tmp_path / "logs" / f"{name}.log").is_file()
