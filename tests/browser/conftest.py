@@ -16,13 +16,7 @@ Screenshots go to ``tests/artifacts/ui/`` (git-ignored).
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,11 +35,11 @@ from playwright.async_api import (
     async_playwright,
 )
 
-from core.localenv import LocalServices, free_port
+from core.localenv import LocalServices
 from core.model import utc_now
 from isu.apikey import ContractScope, create_key
+from tests.api_process import api_process, scratch_database
 from tests.browser.seed import DEMO_CONTRACT, EMPTY_CONTRACT, Seeded, seed_site
-from timeseries.migrate import apply_migrations
 
 CHROMIUM = os.environ.get("ISU_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "ui"
@@ -100,59 +94,17 @@ class Recorder:
             self.foreign.append(url)
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"isu api exited with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("isu api did not become ready")
-
-
 @pytest.fixture(scope="session")
 def site(local_services: LocalServices, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    name = f"isu_ui_test_{secrets.token_hex(5)}"
-    admin_dsn = local_services.postgres.dsn
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = local_services.postgres.dsn_for(name)
-    workdir = tmp_path_factory.mktemp("ui")
-    process: subprocess.Popen[bytes] | None = None
-    try:
-        apply_migrations(dsn)
+    with scratch_database(local_services, "isu_ui_test") as dsn:
         seeded = seed_site(dsn, utc_now())
         with psycopg.connect(dsn, autocommit=True) as conn:
             admin_key, _ = create_key(conn, "ui-admin", admin=True)
             contract_key, _ = create_key(conn, "ui-demo", scopes=[ContractScope(DEMO_CONTRACT)])
             empty_key, _ = create_key(conn, "ui-empty", scopes=[ContractScope(EMPTY_CONTRACT)])
-        port = free_port()
-        config = workdir / "api.toml"
-        config.write_text(
-            f'[http]\nhost = "127.0.0.1"\nport = {port}\n\n[database]\ndsn = "{dsn}"\n',
-            encoding="utf-8",
-        )
-        log = (workdir / "api.log").open("wb")
-        process = subprocess.Popen(  # the API exactly as `isu demo` starts it
-            [sys.executable, "-m", "isu", "api", "--config", str(config)],
-            stdout=log,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        _wait_ready(url, process)
-        yield Site(url, dsn, seeded, admin_key, contract_key, empty_key)
-    finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=15)
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # The API exactly as `isu demo` starts it.
+        with api_process(dsn, tmp_path_factory.mktemp("ui")) as url:
+            yield Site(url, dsn, seeded, admin_key, contract_key, empty_key)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -30,10 +26,10 @@ from hypothesis import HealthCheck, settings
 
 from api.app import create_app
 from api.config import ApiConfig
-from core.localenv import LocalServices, free_port
+from core.localenv import LocalServices
 from isu.apikey import create_key
+from tests.api_process import api_process, scratch_database
 from tests.integration.api_support import insert_interval, insert_registers
-from timeseries.migrate import apply_migrations
 from timeseries.registry import import_registry
 from timeseries.registry_model import load_registry_file
 
@@ -73,57 +69,16 @@ def _seed(dsn: str) -> None:
             )
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"isu api exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("isu api did not become ready")
-
-
 @pytest.fixture(scope="module")
 def running_api(local_services: LocalServices, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[tuple[str, str]]:
     """``(base URL, admin key)`` of an ``isu api`` process on a seeded database."""
-    name = f"isu_test_{secrets.token_hex(6)}"
-    admin_dsn = local_services.postgres.dsn
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = local_services.postgres.dsn_for(name)
-    workdir = tmp_path_factory.mktemp("schemathesis")
-    process: subprocess.Popen[bytes] | None = None
-    try:
-        apply_migrations(dsn)
+    with scratch_database(local_services) as dsn:
         _seed(dsn)
         with psycopg.connect(dsn, autocommit=True) as conn:
             key, _ = create_key(conn, "schemathesis", admin=True)
-        port = free_port()
-        (workdir / "dsn").write_text(dsn + "\n", encoding="utf-8")
-        (workdir / "api.toml").write_text(
-            f'[http]\nhost = "127.0.0.1"\nport = {port}\n\n[database]\ndsn_file = "dsn"\n',
-            encoding="utf-8",
-        )
-        log = (workdir / "api.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "isu", "api", "--config", str(workdir / "api.toml")],
-            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        _wait_ready(url, process)
-        yield url, key
-    finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=20)
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with api_process(dsn, tmp_path_factory.mktemp("schemathesis")) as url:
+            yield url, key
 
 
 def _document() -> dict[str, Any]:
