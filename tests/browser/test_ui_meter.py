@@ -56,8 +56,20 @@ def _csv_cell(cell: str | None, kind: str) -> str:
     return cell.replace(".", ",") if kind == "number" else cell
 
 
-async def _pixels(page: Page, selector: str, rgb: tuple[int, int, int]) -> int:
-    """Pixels of the chart's canvas within a few levels of ``rgb``: the series really drawn."""
+async def _pixels(page: Page, selector: str, rgb: tuple[int, int, int],
+                  at_least: int = 1, timeout_s: float = 10.0) -> int:
+    """Pixels of the chart's canvas within a few levels of ``rgb``: the series really drawn.
+    The chart draws on an animation frame after its data attributes change, so this waits
+    (up to ``timeout_s``) for ``at_least`` of them, and returns the last count."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        found = await _count_pixels(page, selector, rgb)
+        if found >= at_least or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.1)
+
+
+async def _count_pixels(page: Page, selector: str, rgb: tuple[int, int, int]) -> int:
     found: int = await page.evaluate(
         """([selector, rgb]) => {
             const canvas = document.querySelector(selector + ' canvas');
@@ -288,9 +300,10 @@ async def test_charts_draw_the_profile_and_the_year(page: Page, site: Site) -> N
     await expect(profile.locator("figcaption")).to_contain_text(
         f"{day[8:]}.{day[5:7]}.{day[:4]}: интервалов 48"
     )
-    assert await _pixels(page, "#profile-chart", IMPORT_RGB) > 500  # A+ bars
-    assert await _pixels(page, "#profile-chart", EXPORT_RGB) > 500  # A- bars (the solar midday)
-    assert await _pixels(page, "#profile-chart", INCOMPLETE_RGB) > 50  # the incomplete interval
+    assert await _pixels(page, "#profile-chart", IMPORT_RGB, 501) > 500  # A+ bars
+    # A- bars (the solar midday)
+    assert await _pixels(page, "#profile-chart", EXPORT_RGB, 501) > 500
+    assert await _pixels(page, "#profile-chart", INCOMPLETE_RGB, 51) > 50  # the incomplete interval
     await page.locator("#profile-chart").scroll_into_view_if_needed()
     await screenshot(page, "16-profile-day", full_page=False)
 
@@ -316,7 +329,7 @@ async def test_the_years_consumption_by_month(page: Page, site: Site) -> None:
     await expect(chart).to_have_attribute("data-points", str(len(with_data)))
     await expect(chart).to_have_attribute("data-incomplete", str(len(partial)))
     assert partial[-1]["month"] == _month(_today())  # the month in progress
-    assert await _pixels(page, "#consumption-chart", IMPORT_RGB) > 300
+    assert await _pixels(page, "#consumption-chart", IMPORT_RGB, 301) > 300
     rows = page.locator("table.consumption tbody tr")
     await expect(rows).to_have_count(12)
     await expect(rows.locator("td:nth-of-type(1)")).to_have_text(
