@@ -74,8 +74,8 @@ async def get_meters(
             meter_id=meter.meter_id,
             model=meter.model,
             serial_number=meter.serial_number,
-            contract=None,
-            energy_object=None,
+            contract=meter.contract,
+            energy_object=meter.energy_object,
             registered=meter.registered,
             last_reading_at=local_isoformat(
                 meter.last_reading_at, zone_info(meter.time_zone, shared.default_time_zone)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -78,6 +78,9 @@ class MeterRecord:
     ct_ratio: Decimal
     vt_ratio: Decimal
     last_reading_at: datetime | None = None
+    #: The contract's and the energy object's numbers where the registry places the meter.
+    contract: str | None = None
+    energy_object: str | None = None
 
 
 def _visible(scope: Scope) -> sql.Composable:
@@ -137,7 +140,11 @@ def _record(row: tuple[Any, ...], last_reading_at: datetime | None = None) -> Me
 async def list_meters(conn: Connection, scope: Scope, q: str | None = None) -> list[MeterRecord]:
     """Meters in ``scope`` whose id or serial number contains ``q`` (any case), by id."""
     query = sql.SQL(
-        "SELECT {columns}, m.last_reading_at FROM meters AS m"
+        "SELECT {columns}, m.last_reading_at, c.number, eo.number FROM meters AS m"
+        " LEFT JOIN metering_points AS mp ON mp.id = m.metering_point_id"
+        " LEFT JOIN connection_points AS cp ON cp.id = mp.connection_point_id"
+        " LEFT JOIN energy_objects AS eo ON eo.id = cp.energy_object_id"
+        " LEFT JOIN contracts AS c ON c.id = eo.contract_id"
         " WHERE {visible} AND (%(q)s::text IS NULL"
         "   OR strpos(lower(m.meter_id), lower(%(q)s::text)) > 0"
         "   OR strpos(lower(coalesce(m.serial_number, '')), lower(%(q)s::text)) > 0)"
@@ -146,7 +153,8 @@ async def list_meters(conn: Connection, scope: Scope, q: str | None = None) -> l
     with _storage("listing meters"):
         cursor = await conn.execute(query, {"q": q or None})
         rows = await cursor.fetchall()
-    return [_record(row, row[7]) for row in rows]
+    return [replace(_record(row, row[7]), contract=row[8], energy_object=row[9])
+            for row in rows]
 
 
 async def find_meter(conn: Connection, scope: Scope, meter_id: str) -> MeterRecord | None:

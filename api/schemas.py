@@ -123,8 +123,11 @@ class MeterSummary(BaseModel):
     meter_id: str
     model: str | None
     serial_number: str | None
-    contract: str | None = Field(description="contract number; null until the registry exists")
-    energy_object: str | None = Field(description="energy object number; null for now")
+    contract: str | None = Field(
+        description="the number of the contract the registry places the meter under; null for "
+                    "a meter the registry does not know yet")
+    energy_object: str | None = Field(
+        description="the number of its energy object; null for an unassigned meter")
     registered: bool = Field(description="false: the meter is not assigned in the registry yet")
     last_reading_at: str | None = Field(
         description="newest register reading, with the meter's UTC offset",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -14,6 +15,8 @@ from tests.integration.api_support import (
     insert_registers,
     utc,
 )
+from timeseries.registry import import_registry
+from timeseries.registry_model import load_registry_file
 
 
 @pytest.fixture
@@ -46,6 +49,9 @@ def dsn(fresh_database: str) -> str:
         # interval data alone is no register reading
         insert_interval(conn, "NEW-1", [("1.0.1.29.0.255", utc("2026-11-22T12:00"), "0.5")])
     return fresh_database
+
+
+SAMPLE_REGISTRY = Path(__file__).resolve().parents[2] / "deploy" / "registry.sample.json"
 
 
 def ids(body: list[dict[str, object]]) -> list[object]:
@@ -132,3 +138,14 @@ async def test_not_ready_while_the_database_is_unreachable() -> None:
     assert meters.status_code == 503
     assert meters.json()["detail"].startswith("the database is unavailable")
     assert str(port) not in ready.text + meters.text
+
+
+@pytest.mark.services
+async def test_a_meter_in_the_registry_lists_its_contract_and_energy_object(
+        fresh_database: str) -> None:
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        import_registry(conn, load_registry_file(SAMPLE_REGISTRY))
+    async with api_client(fresh_database) as client:
+        body = (await client.get("/api/v1/meters", params={"q": "40680048"})).json()
+    assert [(m["meter_id"], m["contract"], m["energy_object"]) for m in body] == [
+        ("m230-40680048", "321654988", "3216549882")]
