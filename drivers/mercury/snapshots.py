@@ -103,9 +103,11 @@ async def read_current(exchange: Exchange, address: int, zones: Sequence[int],
 async def read_daily(exchange: Exchange, address: int, zone: ZoneInfo, zones: Sequence[int],
                      *, today: date, archives: bool, since: datetime | None,
                      until: datetime | None, meter_id: str = "") -> list[ReadingItem]:
-    """Registers at 00:00 local of each selected day; ``today`` is the meter's date."""
+    """Registers at 00:00 local of each selected day; ``today`` is the meter's date. No day in
+    the range (nothing new since ``since``) is an empty answer, not an error."""
     items: list[ReadingItem] = []
-    for day in daily_days(today, zone, since, until):
+    days = daily_days(today, zone, since, until)
+    for day in days:
         tariffs = (0, *zones)
         requests: list[tuple[int, Request]]
         if day == today:
@@ -123,7 +125,7 @@ async def read_daily(exchange: Exchange, address: int, zone: ZoneInfo, zones: Se
             items += await _snapshot(exchange, requests, local_to_utc(_midnight(day), zone))
         except RemoteProtocolError:
             logger.debug("meter %s: no daily snapshot of %s (status 1)", meter_id, day)
-    if not items:
+    if days and not items:
         raise ObjectUnavailableError("no daily snapshot in the range asked for")
     return items
 
@@ -131,10 +133,12 @@ async def read_daily(exchange: Exchange, address: int, zone: ZoneInfo, zones: Se
 async def read_monthly(exchange: Exchange, address: int, zone: ZoneInfo, zones: Sequence[int],
                        *, today: date, archives: bool, since: datetime | None,
                        until: datetime | None, meter_id: str = "") -> list[ReadingItem]:
-    """Registers at 00:00 local on the 1st of each selected month."""
+    """Registers at 00:00 local on the 1st of each selected month; none in the range is an
+    empty answer."""
     items: list[ReadingItem] = []
     year_ago = today.replace(day=1) - timedelta(days=335)
-    for first in month_starts(today, zone, since, until):
+    firsts = month_starts(today, zone, since, until)
+    for first in firsts:
         tariffs = (0, *zones)
         requests: list[tuple[int, Request]]
         if first > year_ago:
@@ -149,6 +153,6 @@ async def read_monthly(exchange: Exchange, address: int, zone: ZoneInfo, zones: 
             items += await _snapshot(exchange, requests, local_to_utc(_midnight(first), zone))
         except RemoteProtocolError:
             logger.debug("meter %s: no monthly snapshot of %s (status 1)", meter_id, first)
-    if not items:
+    if firsts and not items:
         raise ObjectUnavailableError("no monthly snapshot in the range asked for")
     return items

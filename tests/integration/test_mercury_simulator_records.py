@@ -140,6 +140,19 @@ async def test_daily_without_archives_is_today_and_yesterday() -> None:
     assert fields["meter_constant"] == "500"
 
 
+async def test_no_snapshot_since_the_last_one_read_is_an_empty_answer_not_an_error() -> None:
+    # Polled again before the next midnight (the next 1st): nothing new, and nothing to warn of.
+    clock = ManualClock(START)
+    [meter] = make_meters(1, 1, clock=clock, seed=9, history_days=10)
+    last_day = _utc_midnight(date(2024, 3, 1))
+    async with driver_for(meter, clock) as driver:
+        result = await driver.read([Stream.DAILY, Stream.MONTHLY],
+                                   since=last_day + timedelta(microseconds=1))
+    assert result.errors == {}
+    assert result.readings.get(Stream.DAILY, []) == []
+    assert result.readings.get(Stream.MONTHLY, []) == []
+
+
 async def test_a_day_of_profile_adds_up_to_the_snapshot_delta() -> None:
     clock = ManualClock(START)
     [meter] = make_meters(1, 1, clock=clock, seed=2, history_days=3)
