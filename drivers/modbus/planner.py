@@ -40,23 +40,21 @@ def plan_blocks(points: Iterable[Point], max_registers: int, max_gap: int) -> li
     ordered = sorted(points, key=lambda point: (point.function or 0, point.address))
     blocks: list[Block] = []
     members: list[Point] = []
+    end = 0  # one past the last register of ``members``
     for point in ordered:
-        if members:
-            first, last = members[0], members[-1]
-            end = max(each.address + each.count for each in members)
-            fits = (point.function == last.function
-                    and point.address - end <= max_gap
-                    and point.address + point.count - first.address <= max_registers)
-            if not fits:
-                blocks.append(_block(members))
-                members = []
+        point_end = point.address + point.count
+        if members and not (point.function == members[-1].function
+                            and point.address - end <= max_gap
+                            and point_end - members[0].address <= max_registers):
+            blocks.append(_block(members, end))
+            members = []
+        end = point_end if not members else max(end, point_end)
         members.append(point)
     if members:
-        blocks.append(_block(members))
+        blocks.append(_block(members, end))
     return blocks
 
 
-def _block(members: list[Point]) -> Block:
+def _block(members: list[Point], end: int) -> Block:
     start = members[0].address
-    end = max(point.address + point.count for point in members)
     return Block(members[0].function or 3, start, end - start, tuple(members))
