@@ -10,12 +10,13 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 from core.errors import ConfigError
 from simulators.control import ControlServer
+from simulators.mercury230.clock import Clock
 
 __all__ = ["BusFleet", "RunningFleet", "run_until_signal", "wait_for_signal"]
 
@@ -48,6 +49,23 @@ class BusFleet(Generic[BusT]):
     protocol: str
     buses: list[BusT]
     control: ControlServer | None
+    clock: Clock
+
+    def __init__(self, buses: Sequence[BusT], *, control: tuple[str, int] | None = None,
+                 clock: Clock | None = None) -> None:
+        self.buses = list(buses)
+        if not self.buses:
+            raise ConfigError("a fleet has at least one bus")
+        self.clock = clock if clock is not None else self.bus_clock(self.buses[0])
+        self.control = None if control is None else ControlServer(self.command, *control)
+
+    def bus_clock(self, bus: BusT) -> Clock:
+        """The clock of a bus's meters: the fleet's when none is given."""
+        raise NotImplementedError
+
+    def command(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Run one control command; never raises."""
+        raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
         """The first line ``isu sim`` prints: the protocol, each bus (where it listens and what

@@ -17,11 +17,9 @@ In-process use (tests)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from core.errors import ConfigError
-from simulators.control import ControlServer
 from simulators.dlms.commands import run_command
 from simulators.dlms.config import DlmsBusConfig, DlmsFleetConfig, default_serial
 from simulators.dlms.meter import SpodesMeter
@@ -73,13 +71,8 @@ class DlmsFleet(BusFleet[DlmsSimulator]):
 
     protocol = "dlms"
 
-    def __init__(self, buses: Sequence[DlmsSimulator], *, control: tuple[str, int] | None = None,
-                 clock: Clock | None = None) -> None:
-        self.buses = list(buses)
-        if not self.buses:
-            raise ConfigError("a fleet has at least one bus")
-        self.clock = clock if clock is not None else self.buses[0].meter.clock
-        self.control = None if control is None else ControlServer(self.command, *control)
+    def bus_clock(self, bus: DlmsSimulator) -> Clock:
+        return bus.meter.clock
 
     @classmethod
     def from_config(cls, config: DlmsFleetConfig, *, clock: Clock = system_clock) -> DlmsFleet:

@@ -17,13 +17,11 @@ In-process use (tests)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from core.errors import ConfigError
 from core.tariffs import schedule_named
 from drivers.modbus.maps import RegisterMap, load_map
-from simulators.control import ControlServer
 from simulators.lifecycle import BusFleet
 from simulators.mercury230.clock import Clock, system_clock
 from simulators.mercury230.config import parse_listen
@@ -76,13 +74,8 @@ class ModbusFleet(BusFleet[ModbusBus]):
 
     protocol = "modbus"
 
-    def __init__(self, buses: Sequence[ModbusBus], *, control: tuple[str, int] | None = None,
-                 clock: Clock | None = None) -> None:
-        self.buses = list(buses)
-        if not self.buses:
-            raise ConfigError("a fleet has at least one bus")
-        self.clock = clock if clock is not None else self.buses[0].units[0].meter.clock
-        self.control = None if control is None else ControlServer(self.command, *control)
+    def bus_clock(self, bus: ModbusBus) -> Clock:
+        return bus.units[0].meter.clock
 
     @classmethod
     def from_config(cls, config: ModbusFleetConfig, *,
