@@ -28,15 +28,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.config import format_validation_error, load_toml
+from core.config import format_validation_error
 from core.errors import ConfigError
 from core.tariffs import SINGLE_RATE, THREE_ZONE, TWO_ZONE
-from simulators.arguments import DEFAULT_LISTEN, line_keys
+from simulators.arguments import DEFAULT_LISTEN, line_keys, load_fleet_file
 from simulators.dlms.cli import add_dlms_arguments, run_dlms
 from simulators.lifecycle import run_until_signal
 from simulators.mercury200.cli import add_mercury200_arguments, run_mercury200
 from simulators.mercury230.clock import ScaledClock
-from simulators.mercury230.config import ControlConfig, FleetConfig
+from simulators.mercury230.config import FleetConfig
 from simulators.mercury230.faults import FaultMode
 from simulators.mercury230.fleet import SerialFleetConfig, SimulatorFleet
 from simulators.mercury230.settings import PasswordEncoding
@@ -112,16 +112,7 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
 def build_fleet_config(args: argparse.Namespace) -> FleetConfig:
     """The fleet the arguments describe; :class:`ConfigError` says what is wrong."""
     if args.config is not None:
-        if args.protocol is not None:
-            raise ConfigError("give either a protocol or --config, not both")
-        config: FleetConfig = load_toml(args.config, SerialFleetConfig)
-        if args.control is not None:
-            try:
-                control = ControlConfig(listen=args.control)
-            except ValidationError as exc:
-                raise ConfigError(format_validation_error(exc, "--control")) from exc
-            config = config.model_copy(update={"control": control})
-        return config
+        return load_fleet_file(args, SerialFleetConfig)
     if args.protocol is None:
         raise ConfigError("give a protocol (mercury230, mercury200, dlms, modbus) or --config FILE")
     if not 1 <= args.meters <= 240:

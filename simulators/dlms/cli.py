@@ -23,11 +23,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pydantic import ValidationError
-
-from core.config import format_validation_error, load_toml
 from core.errors import ConfigError
 from core.tariffs import schedule_named
+from simulators.arguments import load_fleet_file
 from simulators.dlms.config import DlmsFleetConfig
 from simulators.dlms.faults import FAULT_MODES, DlmsFault
 from simulators.dlms.fleet import DlmsFleet, run_fleet
@@ -39,7 +37,6 @@ from simulators.dlms.simulator import (
     DlmsSimulator,
 )
 from simulators.mercury230.clock import Clock, ScaledClock
-from simulators.mercury230.config import ControlConfig
 from simulators.serial import PtyPort
 
 __all__ = ["DlmsSimulator", "add_dlms_arguments", "build_fleet", "build_simulator", "run_dlms"]
@@ -123,16 +120,7 @@ def build_fleet(args: argparse.Namespace, clock: Clock) -> DlmsFleet:
     if args.config is None:
         control = None if args.control is None else _host_port(args.control, "--control")
         return DlmsFleet([build_simulator(args, clock)], control=control, clock=clock)
-    if args.protocol is not None:
-        raise ConfigError("give either a protocol or --config, not both")
-    config = load_toml(args.config, DlmsFleetConfig)
-    if args.control is not None:
-        try:
-            override = ControlConfig(listen=args.control)
-        except ValidationError as exc:
-            raise ConfigError(format_validation_error(exc, "--control")) from exc
-        config = config.model_copy(update={"control": override})
-    return DlmsFleet.from_config(config, clock=clock)
+    return DlmsFleet.from_config(load_fleet_file(args, DlmsFleetConfig), clock=clock)
 
 
 async def run_dlms(args: argparse.Namespace, clock: ScaledClock) -> int:

@@ -32,16 +32,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.config import format_validation_error, load_toml
+from core.config import format_validation_error
 from core.errors import ConfigError
 from core.tariffs import SINGLE_RATE, THREE_ZONE, TWO_ZONE
 from drivers.mercury.m200.frame import MeterModel
-from simulators.arguments import line_keys
+from simulators.arguments import line_keys, load_fleet_file
 from simulators.lifecycle import run_until_signal
 from simulators.mercury200.config import Fleet200Config
 from simulators.mercury200.fleet import Fleet200
 from simulators.mercury230.clock import ScaledClock
-from simulators.mercury230.config import ControlConfig
 from simulators.mercury230.faults import FaultMode
 
 __all__ = [
@@ -111,17 +110,9 @@ def build_fleet_config(args: argparse.Namespace) -> Fleet200Config:
     """The fleet file (``--config``) or the fleet the options describe, validated the same
     way, so an option means what the fleet file's key of the same name means."""
     if getattr(args, "config", None) is not None:
-        if getattr(args, "protocol", None) is not None:
-            raise ConfigError("give either a protocol or --config, not both")
-        config = load_toml(args.config, Fleet200Config)
-        if args.control is not None:
+        if getattr(args, "control", None) is not None:
             _host_port(args.control, "--control")
-            try:
-                control = ControlConfig(listen=args.control)
-            except ValidationError as exc:
-                raise ConfigError(format_validation_error(exc, "--control")) from exc
-            config = config.model_copy(update={"control": control})
-        return config
+        return load_fleet_file(args, Fleet200Config)
     if not 1 <= args.meters <= 250:
         raise ConfigError("--meters must be 1..250")
     try:

@@ -24,13 +24,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.config import format_validation_error, load_toml
 from core.errors import ConfigError
 from drivers.modbus.maps import load_map
-from simulators.arguments import line_keys
+from simulators.arguments import line_keys, load_fleet_file
 from simulators.lifecycle import run_until_signal
 from simulators.mercury230.clock import Clock, ScaledClock
-from simulators.mercury230.config import ControlConfig
 from simulators.modbus.config import ModbusFleetConfig
 from simulators.modbus.faults import FAULT_MODES
 from simulators.modbus.fleet import ModbusFleet
@@ -75,16 +73,7 @@ def build_fleet_config(args: argparse.Namespace) -> ModbusFleetConfig:
     """The fleet file of ``--config`` (its ``[control]`` replaced by ``--control``), or the one
     bus the options describe; :class:`ConfigError` says in one line what is wrong."""
     if args.config is not None:
-        if args.protocol is not None:
-            raise ConfigError("give either a protocol or --config, not both")
-        config = load_toml(args.config, ModbusFleetConfig)
-        if args.control is not None:
-            try:
-                override = ControlConfig(listen=args.control)
-            except ValidationError as exc:
-                raise ConfigError(format_validation_error(exc, "--control")) from exc
-            config = config.model_copy(update={"control": override})
-        return config
+        return load_fleet_file(args, ModbusFleetConfig)
     if not args.map:
         raise ConfigError("isu sim modbus needs --map (a shipped map's name or a map file)")
     try:
