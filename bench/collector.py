@@ -306,6 +306,19 @@ def by_label(
     return totals
 
 
+def increase_by_label(
+    before: dict[tuple[str, tuple[tuple[str, str], ...]], float],
+    after: dict[tuple[str, tuple[tuple[str, str], ...]], float],
+    name: str,
+    label: str,
+) -> dict[str, int]:
+    """How much the samples of ``name`` grew between two scrapes, by one label (growths of 0
+    left out)."""
+    then = by_label(before, name, label)
+    grown = {key: value - then.get(key, 0.0) for key, value in by_label(after, name, label).items()}
+    return {key: int(value) for key, value in sorted(grown.items()) if value}
+
+
 def wait_until(condition: Any, timeout_s: float, what: str, site: Site) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -498,11 +511,7 @@ def run(
         base = asyncio.run(baseline(buses, marks, plan, baseline_s))
 
     def increase(name: str, label: str) -> dict[str, int]:
-        then = by_label(before, name, label)
-        grown = {
-            key: value - then.get(key, 0.0) for key, value in by_label(after, name, label).items()
-        }
-        return {key: int(value) for key, value in sorted(grown.items()) if value}
+        return increase_by_label(before, after, name, label)
 
     items = increase("isu_collector_items_read_total", "stream")
     polls = increase("isu_collector_polls_total", "outcome")

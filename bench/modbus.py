@@ -51,10 +51,10 @@ from typing import Any
 from bench.collector import (
     MAX_INFLIGHT,
     Site,
-    by_label,
     cpu_times,
     forget_collector,
     gateway_toml,
+    increase_by_label,
     memory_mb,
     read_layout,
     scrape,
@@ -229,14 +229,8 @@ def run(units: int, period_s: float, window_s: float, baseline_s: float,
         site.stop("gateway")
         base = asyncio.run(baseline(buses, map_path, baseline_s))
 
-    def increase(name: str, label: str) -> dict[str, int]:
-        then = by_label(before, name, label)
-        grown = {key: value - then.get(key, 0.0)
-                 for key, value in by_label(after, name, label).items()}
-        return {key: int(value) for key, value in sorted(grown.items()) if value}
-
-    items = increase("isu_collector_items_read_total", "stream")
-    polls = increase("isu_collector_polls_total", "outcome")
+    items = increase_by_label(before, after, "isu_collector_items_read_total", "stream")
+    polls = increase_by_label(before, after, "isu_collector_polls_total", "outcome")
     readings = sum(items.values())
     cpu = (cpu_after[0] - cpu_before[0]) + (cpu_after[1] - cpu_before[1])
     figures: dict[str, Any] = {
